@@ -1,0 +1,10 @@
+from servicekit.urls import health_urlpatterns
+
+urlpatterns = [
+    *health_urlpatterns,
+]
+
+handler400 = "servicekit.exceptions.bad_request"
+handler403 = "servicekit.exceptions.permission_denied"
+handler404 = "servicekit.exceptions.page_not_found"
+handler500 = "servicekit.exceptions.server_error"

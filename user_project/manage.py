@@ -1,0 +1,7 @@
+#!/usr/bin/env python
+"""Django's command-line utility for user-service."""
+
+from servicekit.entrypoints import manage
+
+if __name__ == "__main__":
+    manage("user-service")
