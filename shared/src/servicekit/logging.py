@@ -23,6 +23,18 @@ class RequestContextFilter(logging.Filter):
         return True
 
 
+class OnlyExceptionsFilter(logging.Filter):
+    """Keeps ``django.request`` records that carry a traceback.
+
+    Django also logs every 4xx/5xx response there ("Service Unavailable: ...")
+    after the middleware has finished, without the request id; the access log
+    already has one line per request with its status.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.exc_info is not None
+
+
 class JsonFormatter(_BaseJsonFormatter):
     """``{"time", "level", "logger", "message", "service", "request_id", ...extra}``."""
 
@@ -48,14 +60,20 @@ def logging_config(*, service: str, level: str = "INFO") -> dict[str, Any]:
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "filters": {"request_context": {"()": RequestContextFilter}},
+        "filters": {
+            "request_context": {"()": RequestContextFilter},
+            "only_exceptions": {"()": OnlyExceptionsFilter},
+        },
         "formatters": {"json": {"()": JsonFormatter, "service": service}},
         "handlers": {"console": handler},
         "root": {"handlers": ["console"], "level": level},
         "loggers": {
-            # Our access log replaces django.request's "Not Found: ..." warnings;
-            # errors (with their tracebacks) still come through.
-            "django.request": {"level": "ERROR", "handlers": ["console"], "propagate": False},
+            "django.request": {
+                "level": "ERROR",
+                "handlers": ["console"],
+                "filters": ["only_exceptions"],
+                "propagate": False,
+            },
             "django.server": quiet,
             "gunicorn.error": {"level": level, "handlers": ["console"], "propagate": False},
             "gunicorn.access": quiet,

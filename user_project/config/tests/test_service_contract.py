@@ -1,0 +1,5 @@
+from servicekit.testing import ServiceContract
+
+
+class TestServiceContract(ServiceContract):
+    service_name = "user-service"
