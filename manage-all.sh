@@ -363,10 +363,11 @@ cmd_up() {
     say "Running in the background; ./manage-all.sh down stops it."
     return 0
   fi
-  trap 'say ""; say "Stopping ..."; cmd_down; exit 0' INT TERM
   say "Following the logs; Ctrl-C stops everything."
   tail -n 0 -F "$LOG_DIR"/*.log &
-  wait $! || true
+  local tail_pid=$!
+  trap 'kill "$tail_pid" 2>/dev/null; say ""; say "Stopping ..."; cmd_down; exit 0' INT TERM
+  wait "$tail_pid" || true
 }
 
 print_urls() {
@@ -388,9 +389,18 @@ cmd_down() {
     return 0
   fi
   # Services first, so that they do not log errors about Redis going away.
-  for name in "${HTTP_SERVICES[@]}"; do stop_one "$name" & done
-  wait
-  for name in $running; do stop_one "$name"; done
+  local stopping=()
+  for name in "${HTTP_SERVICES[@]}"; do
+    stop_one "$name" &
+    stopping+=("$!")
+  done
+  wait "${stopping[@]}"
+  stopping=()
+  for name in $running; do
+    stop_one "$name" &
+    stopping+=("$!")
+  done
+  wait "${stopping[@]}"
   rm -f "$SUITE_ENV"
   say "Stopped."
 }

