@@ -346,6 +346,11 @@ cmd_up() {
     exit 1
   fi
   resolve_settings
+  local tail_pid=""
+  if [ -z "$detach" ]; then
+    # Ctrl-C at any moment, also during start-up, stops everything this started.
+    trap '[ -n "$tail_pid" ] && kill "$tail_pid" 2>/dev/null; say ""; say "Stopping ..."; cmd_down; exit 0' INT TERM
+  fi
   local name support=()
   mapfile -t support < <(support_processes)
   for name in "${support[@]+"${support[@]}"}"; do start_one "$name"; done
@@ -365,8 +370,7 @@ cmd_up() {
   fi
   say "Following the logs; Ctrl-C stops everything."
   tail -n 0 -F "$LOG_DIR"/*.log &
-  local tail_pid=$!
-  trap 'kill "$tail_pid" 2>/dev/null; say ""; say "Stopping ..."; cmd_down; exit 0' INT TERM
+  tail_pid=$!
   wait "$tail_pid" || true
 }
 

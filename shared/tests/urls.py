@@ -1,0 +1,113 @@
+"""The test URLconf: servicekit's health URLs plus views that fail in every way."""
+
+from __future__ import annotations
+
+import logging
+
+from django.core.exceptions import PermissionDenied, SuspiciousOperation
+from django.http import Http404, HttpRequest, HttpResponse
+from rest_framework.decorators import api_view
+from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.request import Request
+from rest_framework.response import Response
+from servicekit.exceptions import Conflict, ServiceError
+from servicekit.urls import health_urlpatterns, optional_slash
+
+view_logger = logging.getLogger("servicekit_tests.views")
+
+
+class QuotaExceeded(ServiceError):
+    # The ignore is for a library typing bug: ServiceError.status_code is inferred as
+    # Literal[400], so every subclass with another status fails mypy.
+    status_code = 429  # type: ignore[assignment]
+    default_detail = "Too many todos."
+    default_code = "quota_exceeded"
+
+
+@api_view(["GET"])
+def field_error(request: Request) -> Response:
+    raise ValidationError({"title": ["This field is required."]})
+
+
+@api_view(["GET"])
+def plain_error(request: Request) -> Response:
+    raise ValidationError("plain message")
+
+
+@api_view(["GET"])
+def list_error(request: Request) -> Response:
+    raise ValidationError(["First problem.", "Second problem."])
+
+
+@api_view(["GET"])
+def quota_error(request: Request) -> Response:
+    raise QuotaExceeded()
+
+
+@api_view(["GET"])
+def conflict_error(request: Request) -> Response:
+    raise Conflict()
+
+
+@api_view(["GET"])
+def custom_service_error(request: Request) -> Response:
+    raise ServiceError("Title is taken.", code="title_taken")
+
+
+@api_view(["GET"])
+def not_found_error(request: Request) -> Response:
+    raise NotFound()
+
+
+@api_view(["GET"])
+def django_http404(request: Request) -> Response:
+    # What get_object_or_404() raises inside a DRF view.
+    raise Http404("No Todo matches the given query.")
+
+
+@api_view(["GET"])
+def crash(request: Request) -> Response:
+    view_logger.info("about to crash")
+    raise RuntimeError("boom")
+
+
+@api_view(["POST"])
+def echo(request: Request) -> Response:
+    view_logger.info("echo called")
+    return Response({"received": request.data})
+
+
+@api_view(["GET"])
+def whoami(request: Request) -> Response:
+    return Response({"user_id": request.user.pk})
+
+
+def django_permission_denied(request: HttpRequest) -> HttpResponse:
+    raise PermissionDenied
+
+
+def django_suspicious(request: HttpRequest) -> HttpResponse:
+    raise SuspiciousOperation("forged host")
+
+
+urlpatterns = [
+    *health_urlpatterns,
+    *optional_slash("errors/field", field_error, name="field-error"),
+    *optional_slash("errors/plain", plain_error),
+    *optional_slash("errors/list", list_error),
+    *optional_slash("errors/quota", quota_error),
+    *optional_slash("errors/conflict", conflict_error),
+    *optional_slash("errors/custom", custom_service_error),
+    *optional_slash("errors/not-found", not_found_error),
+    *optional_slash("errors/http404", django_http404),
+    *optional_slash("errors/crash", crash),
+    *optional_slash("errors/forbidden", django_permission_denied),
+    *optional_slash("errors/suspicious", django_suspicious),
+    *optional_slash("echo/", echo, name="echo"),
+    *optional_slash("whoami", whoami),
+]
+
+handler400 = "servicekit.exceptions.bad_request"
+handler403 = "servicekit.exceptions.permission_denied"
+handler404 = "servicekit.exceptions.page_not_found"
+handler500 = "servicekit.exceptions.server_error"
