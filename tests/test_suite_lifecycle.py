@@ -181,7 +181,7 @@ def test_foreground_up_stops_everything_on_ctrl_c(make_suite) -> None:
         stderr=subprocess.STDOUT,
         text=True,
         # As in a terminal: SIGINT handled normally even if this test runner ignores it.
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # noqa: PLW1509
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         wait_for(

@@ -19,7 +19,9 @@ env = Env()
 VAR_DIR = Path(env.str("VAR_DIR", default=str(BASE_DIR.parent / "var")))
 
 DEBUG = env.flag("DJANGO_DEBUG", default=False)
-SECRET_KEY = env.required("DJANGO_SECRET_KEY", dev_default="dev-only-notification-service-secret-key")
+SECRET_KEY = env.required(
+    "DJANGO_SECRET_KEY", dev_default="dev-only-notification-service-secret-key"
+)
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["*"])
 
 DATABASES = {

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 from django.conf import settings
+
 from servicekit import defaults
 from servicekit.logging import JsonFormatter, logging_config
 

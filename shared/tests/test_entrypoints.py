@@ -81,10 +81,9 @@ def test_a_settings_module_raising_improperly_configured_exits_2_with_one_line(
             {"DJANGO_ENV": "production"},
             "demo-service: configuration error: SECRET_KEY: must be set when DJANGO_ENV=production",
         ),
-        pytest.param(
+        (
             {"DATABASE_URL": "postgres://todo:secret@db:notaport/todos"},
             "demo-service: configuration error: DATABASE_URL: ",
-            marks=pytest.mark.xfail(strict=True, reason="bug: ValueError traceback instead"),
         ),
     ],
 )

@@ -54,7 +54,6 @@ from conftest import LogLines
             404,
             {"detail": "No Todo matches the given query.", "code": "not_found"},
             id="django-http404-in-drf-view",
-            marks=pytest.mark.xfail(strict=True, reason="bug: no 'code' for Django's Http404"),
         ),
         pytest.param(
             "/no/such/path",

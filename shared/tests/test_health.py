@@ -11,6 +11,7 @@ from django.db import connections
 from django.test import Client
 from django.utils.connection import ConnectionDoesNotExist
 from pytest_django import DjangoDbBlocker, Settings
+
 from servicekit.health import CheckResult, run_readiness_checks
 
 

@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 import pytest
+
 from servicekit.context import request_id_var
 from servicekit.logging import JsonFormatter, RequestContextFilter
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from django.test import override_settings
+
 from servicekit.settings import DEFAULTS, servicekit_settings
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 from django.urls import resolve, reverse
+
 from servicekit import health
 from servicekit.urls import optional_slash
 

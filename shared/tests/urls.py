@@ -10,6 +10,7 @@ from rest_framework.decorators import api_view
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
+
 from servicekit.exceptions import Conflict, ServiceError
 from servicekit.urls import health_urlpatterns, optional_slash
 
@@ -19,7 +20,7 @@ view_logger = logging.getLogger("servicekit_tests.views")
 class QuotaExceeded(ServiceError):
     # The ignore is for a library typing bug: ServiceError.status_code is inferred as
     # Literal[400], so every subclass with another status fails mypy.
-    status_code = 429  # type: ignore[assignment]
+    status_code = 429
     default_detail = "Too many todos."
     default_code = "quota_exceeded"
 

@@ -11,6 +11,7 @@ development defaults: every variable read with ``dev_default=`` must be set.
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any
 from urllib.parse import urlsplit
@@ -23,7 +24,16 @@ SUPPORTED_DATABASE_ENGINES = {
     "django.db.backends.sqlite3": "sqlite:////absolute/path/db.sqlite3",
 }
 REDIS_SCHEMES = {"redis", "rediss", "unix"}
-RATE_UNITS = {"sec": 1, "s": 1, "min": 60, "m": 60, "hour": 3600, "h": 3600, "day": 86400, "d": 86400}
+RATE_UNITS = {
+    "sec": 1,
+    "s": 1,
+    "min": 60,
+    "m": 60,
+    "hour": 3600,
+    "h": 3600,
+    "day": 86400,
+    "d": 86400,
+}
 _RATE_RE = re.compile(r"^\s*(\d+)\s*/\s*([a-z]+)\s*$")
 
 
@@ -70,8 +80,8 @@ class Env(environ.Env):
         except ValueError:
             kind = "a whole number" if integer else "a number"
             raise ImproperlyConfigured(f"{var}: {raw!r} is not {kind}") from None
-        if value <= 0:
-            raise ImproperlyConfigured(f"{var}: {raw!r} must be greater than zero")
+        if not math.isfinite(value) or value <= 0:
+            raise ImproperlyConfigured(f"{var}: {raw!r} must be a finite number greater than zero")
         return value
 
     def rate(self, var: str, *, default: str) -> tuple[int, int]:
@@ -89,7 +99,10 @@ class Env(environ.Env):
     def database(self, var: str = "DATABASE_URL", *, dev_default: str) -> dict[str, Any]:
         """A ``DATABASES`` entry from a URL; only PostgreSQL and SQLite are accepted."""
         raw = self.required(var, dev_default=dev_default)
-        config = self.db_url_config(raw) if "://" in raw else {}
+        try:
+            config = self.db_url_config(raw) if "://" in raw else {}
+        except (ValueError, KeyError):
+            config = {}
         engine = config.get("ENGINE", "")
         if engine not in SUPPORTED_DATABASE_ENGINES or not config.get("NAME"):
             examples = " or ".join(SUPPORTED_DATABASE_ENGINES.values())
@@ -97,7 +110,7 @@ class Env(environ.Env):
                 f"{var}: {_redact(raw)!r} is not a database URL; expected {examples}"
             )
         if engine == "django.db.backends.postgresql":
-            config.setdefault("OPTIONS", {}).setdefault("connect_timeout", 3)
+            config.setdefault("OPTIONS", {}).setdefault("connect_timeout", 2)
         config["CONN_MAX_AGE"] = 60
         config["CONN_HEALTH_CHECKS"] = True
         return config
@@ -105,7 +118,9 @@ class Env(environ.Env):
     def redis_url(self, var: str = "REDIS_URL", *, dev_default: str) -> str:
         raw = self.required(var, dev_default=dev_default)
         parts = urlsplit(raw)
-        if parts.scheme not in REDIS_SCHEMES or (parts.scheme != "unix" and not parts.hostname):
+        if parts.scheme not in REDIS_SCHEMES or (
+            parts.scheme != "unix" and not _has_host_and_port(raw)
+        ):
             raise ImproperlyConfigured(
                 f"{var}: {_redact(raw)!r} is not a Redis URL; expected redis://HOST:6379/0"
             )
@@ -117,13 +132,24 @@ class Env(environ.Env):
         urls = [item.strip().rstrip("/") for item in raw.split(",") if item.strip()]
         for url in urls:
             parts = urlsplit(url)
-            if parts.scheme not in ("http", "https") or not parts.hostname:
+            if parts.scheme not in ("http", "https") or not _has_host_and_port(url):
                 raise ImproperlyConfigured(
-                    f"{var}: {url!r} is not an http(s) URL; expected e.g. http://127.0.0.1:8081"
+                    f"{var}: {_redact(url)!r} is not an http(s) URL; "
+                    "expected e.g. http://127.0.0.1:8081"
                 )
         if not urls:
             raise ImproperlyConfigured(f"{var}: no URL given")
         return urls
+
+
+def _has_host_and_port(url: str) -> bool:
+    """A hostname, and a port that is a number when one is given."""
+    parts = urlsplit(url)
+    try:
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:
+        return False
+    return bool(parts.hostname)
 
 
 def _redact(url: str) -> str:

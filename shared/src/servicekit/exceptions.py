@@ -10,16 +10,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.http import HttpRequest, JsonResponse
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 
 class ServiceError(exceptions.APIException):
-    """Base for domain errors: subclasses set ``status_code``, ``default_detail``, ``default_code``."""
+    """Base for domain errors.
 
-    status_code = status.HTTP_400_BAD_REQUEST
+    Subclasses set ``status_code``, ``default_detail`` and ``default_code``.
+    """
+
+    status_code: int = status.HTTP_400_BAD_REQUEST
     default_detail = "The request could not be carried out."
     default_code = "error"
 
@@ -36,6 +40,12 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     Exceptions DRF does not know are left to Django (``None``), which logs the
     traceback with the request id and answers through :func:`server_error`.
     """
+    # DRF turns Django's own exceptions (get_object_or_404, PermissionDenied)
+    # into API exceptions internally; do it here so they get a code as well.
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound(*exc.args)
+    elif isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied(*exc.args)
     response = drf_exception_handler(exc, context)
     if response is None or not isinstance(exc, exceptions.APIException):
         return response
@@ -43,7 +53,9 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         if not isinstance(response.data, dict):
             # ValidationError("message") without a field: give it the common shape.
             messages = response.data if isinstance(response.data, list) else [response.data]
-            response.data = {"detail": " ".join(str(m) for m in messages), "code": "invalid"}
+            codes = exc.get_codes()
+            code = codes[0] if isinstance(codes, list) and codes else "invalid"
+            response.data = {"detail": " ".join(str(m) for m in messages), "code": code}
         return response
     if isinstance(response.data, dict) and "detail" in response.data:
         codes = exc.get_codes()

@@ -4,14 +4,24 @@ Each value can be overridden from the environment (``GUNICORN_WORKERS`` ...).
 """
 
 import os
+import sys
 
-workers = int(os.environ.get("GUNICORN_WORKERS", "2"))
-threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+
+def _count(variable: str, default: int) -> int:
+    """A positive whole number from the environment, or one clear line and exit 2."""
+    raw = os.environ.get(variable, "") or str(default)
+    if not raw.isdigit() or int(raw) < 1:
+        sys.exit(f"gunicorn: configuration error: {variable}: {raw!r} is not a whole number >= 1")
+    return int(raw)
+
+
+workers = _count("GUNICORN_WORKERS", 2)
+threads = _count("GUNICORN_THREADS", 4)
 worker_class = "gthread"
 # Load Django once in the master: a bad setting stops the service before any
 # worker forks (with one clear line), and workers share the loaded code.
 preload_app = True
-timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
+timeout = _count("GUNICORN_TIMEOUT", 30)
 graceful_timeout = 10
 keepalive = 5
 # Django's LOGGING (JSON) takes over gunicorn's loggers once the app is loaded;

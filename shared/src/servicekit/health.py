@@ -57,7 +57,9 @@ def timed_check(name: str, probe: Callable[[], object], *, critical: bool = True
     else:
         error = None
     duration_ms = round((time.perf_counter() - started) * 1000, 2)
-    return CheckResult(name, ok=error is None, critical=critical, duration_ms=duration_ms, error=error)
+    return CheckResult(
+        name, ok=error is None, critical=critical, duration_ms=duration_ms, error=error
+    )
 
 
 def check_databases() -> Iterator[CheckResult]:

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import redis
 
 from servicekit.settings import servicekit_settings
 
 
-@lru_cache(maxsize=None)
+@cache
 def _client(url: str, timeout: float) -> redis.Redis:
     return redis.Redis.from_url(
         url,

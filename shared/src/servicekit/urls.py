@@ -12,7 +12,8 @@ from servicekit import health
 def optional_slash(route: str, view: Any, name: str | None = None) -> list[URLPattern]:
     """``route`` and ``route/`` both resolve to ``view`` (the first carries the name)."""
     route = route.rstrip("/")
-    return [path(route, view, name=name), path(f"{route}/", view)]
+    named = path(route, view, name=name) if name else path(route, view)
+    return [named, path(f"{route}/", view)]
 
 
 health_urlpatterns: list[URLPattern] = [
