@@ -152,7 +152,7 @@ def test_a_bad_gateway_setting_is_reported_by_up(make_suite) -> None:
 
     assert result.returncode != 0
     assert "api-gateway exited during start-up" in result.stderr
-    assert "GATEWAY_UPSTREAM_TIMEOUT: '-3' must be a finite number greater than zero" in result.stderr
+    assert "GATEWAY_UPSTREAM_TIMEOUT: '-3' must be a finite number" in result.stderr
 
 
 def test_up_again_says_it_runs_and_down_twice_is_harmless(make_suite) -> None:
