@@ -21,6 +21,8 @@ from django.conf import settings
 from servicekit import defaults
 from servicekit.logging import JsonFormatter, logging_config
 
+pytest_plugins = ["servicekit.testing"]
+
 # Middleware that needs apps or files these tests do not install.
 UNUSED_MIDDLEWARE = {
     "whitenoise.middleware.WhiteNoiseMiddleware",

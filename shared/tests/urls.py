@@ -6,11 +6,22 @@ import logging
 
 from django.core.exceptions import PermissionDenied, SuspiciousOperation
 from django.http import Http404, HttpRequest, HttpResponse
-from rest_framework.decorators import api_view
+from rest_framework.decorators import (
+    api_view,
+    authentication_classes,
+    permission_classes,
+)
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from servicekit.authentication import (
+    BearerTokenAuthentication,
+    IsEndUser,
+    IsServiceClient,
+    ServiceClient,
+    TokenUser,
+)
 from servicekit.exceptions import Conflict, ServiceError
 from servicekit.urls import health_urlpatterns, optional_slash
 
@@ -18,8 +29,6 @@ view_logger = logging.getLogger("servicekit_tests.views")
 
 
 class QuotaExceeded(ServiceError):
-    # The ignore is for a library typing bug: ServiceError.status_code is inferred as
-    # Literal[400], so every subclass with another status fails mypy.
     status_code = 429
     default_detail = "Too many todos."
     default_code = "quota_exceeded"
@@ -83,6 +92,23 @@ def whoami(request: Request) -> Response:
     return Response({"user_id": request.user.pk})
 
 
+@api_view(["GET"])
+@authentication_classes([BearerTokenAuthentication])
+@permission_classes([IsEndUser])
+def me(request: Request) -> Response:
+    user = request.user
+    assert isinstance(user, TokenUser)
+    return Response({"id": user.pk, "username": user.username, "is_staff": user.is_staff})
+
+
+@api_view(["GET"])
+@authentication_classes([BearerTokenAuthentication])
+@permission_classes([IsServiceClient])
+def internal(request: Request) -> Response:
+    assert isinstance(request.user, ServiceClient)
+    return Response({"client_id": request.user.client_id})
+
+
 def django_permission_denied(request: HttpRequest) -> HttpResponse:
     raise PermissionDenied
 
@@ -106,6 +132,8 @@ urlpatterns = [
     *optional_slash("errors/suspicious", django_suspicious),
     *optional_slash("echo/", echo, name="echo"),
     *optional_slash("whoami", whoami),
+    *optional_slash("me", me),
+    *optional_slash("internal/ping", internal),
 ]
 
 handler400 = "servicekit.exceptions.bad_request"

@@ -37,6 +37,14 @@ DEFAULTS: dict[str, Any] = {
     "REQUEST_ID_MAX_LENGTH": 128,
     # Request bodies larger than this are refused with 413 before a view runs.
     "MAX_BODY_BYTES": 1024 * 1024,
+    # Token verification (servicekit.tokens): where the public keys come from ...
+    "JWKS_URL": None,
+    "JWKS_PROVIDER": None,  # dotted path to a callable returning a JWKS dict (user-service)
+    # ... how long they are trusted, how often an unknown kid may trigger a refetch,
+    "JWKS_CACHE_SECONDS": 300,
+    "JWKS_REFETCH_INTERVAL": 10,
+    # ... and the clock skew tolerated on exp/iat.
+    "JWT_LEEWAY_SECONDS": 5,
 }
 
 

@@ -1,0 +1,142 @@
+"""Verifying the RS256 tokens user-service signs, and the access-token denylist.
+
+Every service (and the gateway) verifies tokens itself: signature with a key
+from user-service's JWKS (by ``kid``), algorithm pinned to RS256, expiry with a
+small leeway, token type, and the ``jti`` denylist in Redis.
+
+Keys come from ``SERVICEKIT["JWKS_URL"]`` (cached ``JWKS_CACHE_SECONDS``; an
+unknown ``kid`` triggers at most one refetch per ``JWKS_REFETCH_INTERVAL``), or,
+inside user-service, from the callable named by ``SERVICEKIT["JWKS_PROVIDER"]``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any
+
+import jwt
+import redis
+import requests
+from django.utils.module_loading import import_string
+
+from servicekit.redis import get_redis
+from servicekit.settings import servicekit_settings
+
+logger = logging.getLogger(__name__)
+
+ALGORITHM = "RS256"
+ACCESS = "access"
+REFRESH = "refresh"
+SERVICE = "service"
+DENYLIST_PREFIX = "revoked-jti:"
+
+
+class InvalidToken(Exception):
+    """The token must be refused; the message says why (safe to show to the caller)."""
+
+
+class KeySet:
+    """The public keys by ``kid``, refreshed from the JWKS when stale or on an unknown ``kid``."""
+
+    def __init__(self) -> None:
+        self._keys: dict[str, Any] = {}
+        self._fetched_at = 0.0
+        self._lock = threading.Lock()
+
+    def key_for(self, kid: str) -> Any:
+        now = time.monotonic()
+        if now - self._fetched_at > servicekit_settings.JWKS_CACHE_SECONDS:
+            self._refresh(now)
+        key = self._keys.get(kid)
+        if key is None and now - self._fetched_at > servicekit_settings.JWKS_REFETCH_INTERVAL:
+            self._refresh(now)
+            key = self._keys.get(kid)
+        if key is None:
+            raise InvalidToken("Token is signed with an unknown key.")
+        return key
+
+    def clear(self) -> None:
+        with self._lock:
+            self._keys, self._fetched_at = {}, 0.0
+
+    def _refresh(self, now: float) -> None:
+        with self._lock:
+            try:
+                jwks = _load_jwks()
+            except (requests.RequestException, ValueError) as exc:
+                # Keep the keys we have; a user-service blip must not log everyone out.
+                logger.warning("jwks_fetch_failed", extra={"error": str(exc)})
+                self._fetched_at = now
+                return
+            keys = {}
+            for entry in jwks.get("keys", []):
+                if entry.get("kty") == "RSA" and entry.get("kid"):
+                    keys[entry["kid"]] = jwt.PyJWK.from_dict(entry, algorithm=ALGORITHM).key
+            self._keys, self._fetched_at = keys, now
+
+
+def _load_jwks() -> dict[str, Any]:
+    provider = servicekit_settings.JWKS_PROVIDER
+    if provider:
+        return dict(import_string(provider)())
+    url = servicekit_settings.JWKS_URL
+    if not url:
+        raise ValueError("neither SERVICEKIT['JWKS_URL'] nor ['JWKS_PROVIDER'] is set")
+    response = requests.get(url, timeout=(1.0, 3.0))
+    response.raise_for_status()
+    return dict(response.json())
+
+
+keyset = KeySet()
+
+
+def verify(token: str, *, expected_type: str = ACCESS) -> dict[str, Any]:
+    """The token's claims, or :class:`InvalidToken` saying what is wrong with it."""
+    try:
+        header = jwt.get_unverified_header(token)
+    except jwt.DecodeError:
+        raise InvalidToken("Token is malformed.") from None
+    if header.get("alg") != ALGORITHM:
+        raise InvalidToken(f"Token algorithm must be {ALGORITHM}.")
+    kid = header.get("kid")
+    if not isinstance(kid, str) or not kid:
+        raise InvalidToken("Token has no key id (kid).")
+    try:
+        claims: dict[str, Any] = jwt.decode(
+            token,
+            keyset.key_for(kid),
+            algorithms=[ALGORITHM],
+            leeway=servicekit_settings.JWT_LEEWAY_SECONDS,
+            options={"require": ["exp", "iat", "jti", "token_type"]},
+        )
+    except jwt.ExpiredSignatureError:
+        raise InvalidToken("Token has expired.") from None
+    except jwt.InvalidTokenError as exc:
+        raise InvalidToken(f"Token is invalid: {exc}.") from None
+    if claims.get("token_type") != expected_type:
+        raise InvalidToken(f"Token type must be {expected_type!r}.")
+    if is_revoked(claims["jti"]):
+        raise InvalidToken("Token has been revoked.")
+    return claims
+
+
+def revoke(jti: str, *, expires_at: float) -> None:
+    """Deny an access token until it would have expired anyway."""
+    ttl = int(expires_at - time.time()) + int(servicekit_settings.JWT_LEEWAY_SECONDS) + 1
+    if ttl > 0:
+        get_redis().set(f"{DENYLIST_PREFIX}{jti}", 1, ex=ttl)
+
+
+def is_revoked(jti: str) -> bool:
+    """Whether ``jti`` is on the denylist; fails open (with a warning) when Redis is down.
+
+    Failing open keeps the API usable through a Redis outage; a revoked token
+    then lives at most until it expires (minutes, by design of access tokens).
+    """
+    try:
+        return bool(get_redis().exists(f"{DENYLIST_PREFIX}{jti}"))
+    except redis.RedisError as exc:
+        logger.warning("denylist_unavailable", extra={"error": str(exc)})
+        return False

@@ -1,0 +1,154 @@
+"""Bearer tokens: what the shared verifier accepts and every forgery it refuses."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from typing import Any
+
+import jwt
+import pytest
+from django.test import Client
+
+from servicekit import tokens
+from servicekit.testing import TokenFactory, _rsa_key
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def b64(data: dict[str, Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+
+
+def test_a_valid_access_token_authenticates_the_user(
+    client: Client, token_factory: TokenFactory
+) -> None:
+    token = token_factory.access(7, username="ann", is_staff=True)
+
+    response = client.get("/me", headers=bearer(token))
+
+    assert response.status_code == 200
+    assert response.json() == {"id": 7, "username": "ann", "is_staff": True}
+
+
+def test_no_token_is_401_with_a_bearer_challenge(client: Client, token_factory) -> None:
+    response = client.get("/me")
+
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"].startswith("Bearer")
+    assert response.json()["code"] == "not_authenticated"
+
+
+def forged_tokens(factory: TokenFactory) -> dict[str, str]:
+    claims = factory.claims(token_type="access", user_id=7, username="ann")
+    valid = factory.sign(claims)
+    header, payload, signature = valid.split(".")
+    public_pem = factory.public_pem()
+    hs256_header = {"alg": "HS256", "typ": "JWT", "kid": factory.kid}
+    hs256_input = f"{b64(hs256_header)}.{payload}".encode()
+    import hashlib
+    import hmac
+
+    hs256_signature = base64.urlsafe_b64encode(
+        hmac.new(public_pem, hs256_input, hashlib.sha256).digest()
+    ).rstrip(b"=")
+    return {
+        "alg none": f"{b64({'alg': 'none', 'typ': 'JWT', 'kid': factory.kid})}.{payload}.",
+        "HS256 signed with the public key": f"{hs256_input.decode()}.{hs256_signature.decode()}",
+        "another RSA key with a known kid": factory.sign(claims, key=_rsa_key("attacker")),
+        "unknown kid": factory.sign(claims, key=_rsa_key("attacker"), kid="attacker-key"),
+        "expired": factory.sign({**claims, "exp": int(time.time()) - 60}),
+        "tampered payload": f"{header}.{b64({**claims, 'user_id': 1})}.{signature}",
+        "refresh token used as access": factory.sign({**claims, "token_type": "refresh"}),
+        "no jti": factory.sign({k: v for k, v in claims.items() if k != "jti"}),
+        "not a JWT": "definitely-not-a-token",
+    }
+
+
+FORGERIES = list(forged_tokens(TokenFactory()).keys())
+
+
+@pytest.mark.parametrize("forgery", FORGERIES)
+def test_forged_tokens_are_refused_with_401(
+    client: Client, token_factory: TokenFactory, forgery: str
+) -> None:
+    token = forged_tokens(token_factory)[forgery]
+
+    response = client.get("/me", headers=bearer(token))
+
+    assert response.status_code == 401, forgery
+    assert response["WWW-Authenticate"].startswith("Bearer")
+    assert response.json()["code"] == "token_not_valid"
+
+
+def test_expiry_allows_the_configured_leeway(client: Client, token_factory) -> None:
+    # given a token that expired 2 s ago, within the default 5 s leeway
+    claims = token_factory.claims(token_type="access", user_id=3, username="bo")
+    token = token_factory.sign({**claims, "exp": int(time.time()) - 2})
+
+    assert client.get("/me", headers=bearer(token)).status_code == 200
+
+
+def test_a_revoked_access_token_is_refused(client: Client, token_factory) -> None:
+    token = token_factory.access(5)
+    claims = jwt.decode(token, options={"verify_signature": False})
+    assert client.get("/me", headers=bearer(token)).status_code == 200
+
+    tokens.revoke(claims["jti"], expires_at=claims["exp"])
+    response = client.get("/me", headers=bearer(token))
+
+    assert response.status_code == 401
+    assert "revoked" in response.json()["detail"]
+
+
+def test_revocation_fails_open_when_redis_is_down(
+    client: Client, token_factory, settings, closed_port: int
+) -> None:
+    token = token_factory.access(5)
+    settings.SERVICEKIT = {**settings.SERVICEKIT, "REDIS_URL": f"redis://127.0.0.1:{closed_port}/0"}
+
+    response = client.get("/me", headers=bearer(token))
+
+    assert response.status_code == 200
+
+
+def test_an_unknown_kid_triggers_one_refetch_of_the_key_set(
+    client: Client, token_factory: TokenFactory, settings
+) -> None:
+    # given a key set fetched before the key was rotated in
+    assert client.get("/me", headers=bearer(token_factory.access(1))).status_code == 200
+    rotated = TokenFactory(kid="test-key-2")
+    settings.SERVICEKIT = {**settings.SERVICEKIT, "JWKS_REFETCH_INTERVAL": 0}
+    previous_jwks = token_factory.jwks()
+    token_factory.jwks = lambda: {"keys": previous_jwks["keys"] + rotated.jwks()["keys"]}  # type: ignore[method-assign]
+
+    # when a token signed with the new key arrives, it is accepted after one refetch
+    response = client.get("/me", headers=bearer(rotated.access(2)))
+
+    assert response.status_code == 200
+    # and tokens signed with the previous key stay valid
+    assert client.get("/me", headers=bearer(token_factory.access(1))).status_code == 200
+
+
+def test_user_tokens_are_refused_on_service_endpoints(client: Client, token_factory) -> None:
+    response = client.get("/internal/ping", headers=bearer(token_factory.access(1)))
+
+    assert response.status_code == 403
+
+
+def test_anonymous_calls_to_service_endpoints_are_401(client: Client, token_factory) -> None:
+    assert client.get("/internal/ping").status_code == 401
+
+
+def test_service_tokens_reach_service_endpoints_but_not_user_ones(
+    client: Client, token_factory
+) -> None:
+    token = token_factory.service("notification-service", scope="users:read")
+
+    assert client.get("/internal/ping", headers=bearer(token)).json() == {
+        "client_id": "notification-service"
+    }
+    assert client.get("/me", headers=bearer(token)).status_code == 403
