@@ -4,8 +4,12 @@ Defaults make ``./manage-all.sh up`` work with zero setup. With
 ``DJANGO_ENV=production`` every secret and URL must be given explicitly.
 """
 
+import ipaddress
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
+from django.core.exceptions import ImproperlyConfigured
 from servicekit import defaults
 from servicekit.env import Env
 from servicekit.logging import logging_config
@@ -37,12 +41,25 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
+    "rest_framework_simplejwt.token_blacklist",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "accounts",
 ]
+AUTH_USER_MODEL = "accounts.User"
 MIDDLEWARE = defaults.MIDDLEWARE
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
 TEMPLATES = defaults.TEMPLATES
 AUTH_PASSWORD_VALIDATORS = defaults.AUTH_PASSWORD_VALIDATORS
+# The strongest hasher Django has (argon2) first; the others still verify old hashes
+# and upgrade them at the next login.
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
+    "django.contrib.auth.hashers.ScryptPasswordHasher",
+]
 APPEND_SLASH = False
 
 LANGUAGE_CODE = "en-us"
@@ -56,11 +73,120 @@ STATIC_URL = "static/"
 STATIC_ROOT = env.str("STATIC_ROOT", default="") or None
 WHITENOISE_USE_FINDERS = STATIC_ROOT is None
 
-REST_FRAMEWORK = defaults.REST_FRAMEWORK
+REST_FRAMEWORK = {
+    **defaults.REST_FRAMEWORK,
+    "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.authentication.UserTokenAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PAGINATION_CLASS": "accounts.pagination.PageNumberPagination",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "user-service",
+    "DESCRIPTION": "Accounts, RS256 tokens (JWKS), service tokens. See api.md, Auth and Users.",
+    "VERSION": __version__,
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
+
+# --- tokens -----------------------------------------------------------------------
+JWT_ACCESS_LIFETIME_SECONDS = env.positive_number(
+    "JWT_ACCESS_LIFETIME_SECONDS", default=300, integer=True
+)
+JWT_REFRESH_LIFETIME_SECONDS = env.positive_number(
+    "JWT_REFRESH_LIFETIME_SECONDS", default=86400, integer=True
+)
+# simplejwt creates, refreshes and blacklists the tokens; accounts.tokens gives it a
+# backend that signs with the key ring below (RS256, with a kid).
+SIMPLE_JWT = {
+    "ALGORITHM": "RS256",
+    "ACCESS_TOKEN_LIFETIME": timedelta(seconds=JWT_ACCESS_LIFETIME_SECONDS),
+    "REFRESH_TOKEN_LIFETIME": timedelta(seconds=JWT_REFRESH_LIFETIME_SECONDS),
+    "ROTATE_REFRESH_TOKENS": True,
+    "BLACKLIST_AFTER_ROTATION": True,
+    "USER_ID_CLAIM": "user_id",
+}
+
+# The signing key: PEM text, a PEM file, or a directory of keys that
+# `manage.py rotate_signing_key` rotates (see accounts/keys.py).
+JWT_SIGNING_KEY_PEM = env.str("JWT_PRIVATE_KEY", default="")
+_key_file = env.str("JWT_PRIVATE_KEY_FILE", default="")
+JWT_KEY_DIR = Path(env.str("JWT_KEY_DIR", default="") or VAR_DIR / "keys" / "user-service")
+if not JWT_SIGNING_KEY_PEM and _key_file:
+    try:
+        JWT_SIGNING_KEY_PEM = Path(_key_file).read_text()
+    except OSError as exc:
+        raise ImproperlyConfigured(
+            f"JWT_PRIVATE_KEY_FILE: cannot read {_key_file}: {exc.strerror}"
+        ) from None
+if JWT_SIGNING_KEY_PEM:
+    from accounts.keys import parse_private_key
+
+    try:
+        parse_private_key(JWT_SIGNING_KEY_PEM.encode())
+    except ValueError as exc:
+        variable = "JWT_PRIVATE_KEY_FILE" if _key_file else "JWT_PRIVATE_KEY"
+        raise ImproperlyConfigured(f"{variable}: {exc}") from None
+elif env.production and not env.str("JWT_KEY_DIR", default=""):
+    raise ImproperlyConfigured(
+        "JWT_PRIVATE_KEY: must be set when DJANGO_ENV=production "
+        "(or JWT_PRIVATE_KEY_FILE, or JWT_KEY_DIR for a directory of rotating keys)"
+    )
+elif env.production and not JWT_KEY_DIR.is_dir():
+    raise ImproperlyConfigured(f"JWT_KEY_DIR: {JWT_KEY_DIR} is not a directory")
+
+# --- service clients (OAuth2 client credentials) -----------------------------------
+# Which scopes each client may ask for is code: other services decide what a
+# scope lets a client do. The secrets come from the environment.
+SERVICE_CLIENT_SCOPES: dict[str, list[str]] = {
+    "todo-service": ["users:read"],
+    "notification-service": ["users:read"],
+    "user-service": ["users:read", "todos:erase", "notifications:erase"],
+}
+_clients = env.required(
+    "SERVICE_CLIENTS",
+    dev_default=",".join(f"{name}:dev-{name}-secret" for name in SERVICE_CLIENT_SCOPES),
+)
+SERVICE_CLIENTS: dict[str, dict[str, Any]] = {}
+for _entry in filter(None, (item.strip() for item in _clients.split(","))):
+    _client_id, _, _secret = _entry.partition(":")
+    if _client_id not in SERVICE_CLIENT_SCOPES or not _secret:
+        raise ImproperlyConfigured(
+            f"SERVICE_CLIENTS: {_client_id!r} is not client_id:secret with a known client "
+            f"({', '.join(SERVICE_CLIENT_SCOPES)})"
+        )
+    SERVICE_CLIENTS[_client_id] = {"secret": _secret, "scopes": SERVICE_CLIENT_SCOPES[_client_id]}
+SERVICE_TOKEN_LIFETIME_SECONDS = env.positive_number(
+    "SERVICE_TOKEN_LIFETIME_SECONDS", default=300, integer=True
+)
+
+# --- login throttling (a second line behind the gateway's limit) -------------------
+USER_LOGIN_RATE_LIMIT = env.rate("USER_LOGIN_RATE_LIMIT", default="20/min")
+TRUSTED_PROXIES = []
+for _proxy in env.list("TRUSTED_PROXIES", default=["127.0.0.1", "::1"]):
+    try:
+        TRUSTED_PROXIES.append(ipaddress.ip_network(_proxy.strip(), strict=False))
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"TRUSTED_PROXIES: {_proxy!r} is not an IP address or network"
+        ) from None
 
 SERVICEKIT = {
     "SERVICE_NAME": SERVICE_NAME,
     "SERVICE_VERSION": __version__,
     "REDIS_URL": REDIS_URL,
+    # user-service verifies its own tokens with the same verifier as everyone,
+    # reading its key ring directly instead of over HTTP from itself. Reading it
+    # is cheap, so an unknown kid (a key just rotated in) may be looked up at once.
+    "JWKS_PROVIDER": "accounts.keys.jwks",
+    "JWKS_CACHE_SECONDS": 30,
+    "JWKS_REFETCH_INTERVAL": 0,
+    "READINESS_CHECKS": [
+        "servicekit.health.check_databases",
+        "servicekit.health.check_redis",
+        "accounts.keys.check_signing_key",
+    ],
 }
 LOGGING = logging_config(service=SERVICE_NAME, level=env.str("LOG_LEVEL", default="INFO"))
