@@ -25,8 +25,21 @@ ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["*"])
 DATABASES = {
     "default": env.database(dev_default=f"sqlite:///{VAR_DIR / 'db' / 'todo.sqlite3'}"),
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # SQLite has no row locks: IMMEDIATE makes each transaction take the write
+    # lock when it begins, so concurrent writers wait their turn (up to
+    # `timeout` seconds) instead of failing with "database is locked" halfway.
+    # The tests use a file, not Django's shared in-memory database, so that
+    # threads in concurrency tests really wait for each other the same way.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(transaction_mode="IMMEDIATE", timeout=20)
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "db" / "test_todo.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 REDIS_URL = env.redis_url(dev_default="redis://127.0.0.1:6379/0")
+# Access tokens are verified with user-service's public keys.
+JWKS_URL = env.str("JWKS_URL", default="") or (
+    env.http_urls("USER_SERVICE_URL", dev_default="http://127.0.0.1:8082")[0]
+    + "/.well-known/jwks.json"
+)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -37,13 +50,24 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
+    "drf_spectacular",
+    "servicekit.outbox",
+    "todos",
 ]
-MIDDLEWARE = defaults.MIDDLEWARE
+MIDDLEWARE = [
+    *defaults.MIDDLEWARE[:1],
+    "servicekit.events.middleware.TraceContextMiddleware",
+    *defaults.MIDDLEWARE[1:],
+]
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
 TEMPLATES = defaults.TEMPLATES
 AUTH_PASSWORD_VALIDATORS = defaults.AUTH_PASSWORD_VALIDATORS
 APPEND_SLASH = False
+# Behind the gateway, links (pagination's next/previous) point at the gateway's
+# host and scheme. Only safe because the gateway overwrites these headers.
+USE_X_FORWARDED_HOST = True
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -56,11 +80,32 @@ STATIC_URL = "static/"
 STATIC_ROOT = env.str("STATIC_ROOT", default="") or None
 WHITENOISE_USE_FINDERS = STATIC_ROOT is None
 
-REST_FRAMEWORK = defaults.REST_FRAMEWORK
+REST_FRAMEWORK = {
+    **defaults.REST_FRAMEWORK,
+    # Stateless: the caller is whoever the bearer token says (no user table here).
+    "DEFAULT_AUTHENTICATION_CLASSES": ["servicekit.authentication.BearerTokenAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["servicekit.authentication.IsEndUser"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "todo-service",
+    "DESCRIPTION": "Todos of the signed-in user (bearer token from user-service).",
+    "VERSION": __version__,
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+}
 
 SERVICEKIT = {
     "SERVICE_NAME": SERVICE_NAME,
     "SERVICE_VERSION": __version__,
     "REDIS_URL": REDIS_URL,
+    "JWKS_URL": JWKS_URL,
+    "READINESS_CHECKS": [
+        "servicekit.health.check_databases",
+        "servicekit.health.check_redis",
+        "servicekit.outbox.health.check_outbox",
+    ],
+    "OUTBOX_HOUSEKEEPING": ["todos.idempotency.idempotency_keys_prune"],
 }
 LOGGING = logging_config(service=SERVICE_NAME, level=env.str("LOG_LEVEL", default="INFO"))

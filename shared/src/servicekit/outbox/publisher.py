@@ -1,0 +1,69 @@
+"""Publishing an envelope as a Celery task message, by name.
+
+Producers never import consumer code: the message is addressed by task name
+(``notification.handle_event``) and queue (``notification.events``), as
+``events.md`` specifies. Celery's own publish retries are off: the relay owns
+retrying, with the row safe in the outbox until the broker has taken it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from functools import cache
+from typing import Any
+
+from celery import Celery
+
+from servicekit.settings import servicekit_settings
+
+
+@cache
+def _app(broker_url: str) -> Celery:
+    app = Celery("servicekit-outbox", broker=broker_url, set_as_current=False)
+    app.conf.update(
+        # Fail fast: a publish that cannot reach the broker raises at once and
+        # the relay backs off and tries again later; nothing waits in here.
+        broker_connection_retry=False,
+        broker_connection_retry_on_startup=False,
+        broker_connection_max_retries=0,
+        broker_connection_timeout=2,
+        task_publish_retry=False,
+        broker_transport_options={"socket_timeout": 5, "socket_connect_timeout": 2},
+        task_serializer="json",
+        accept_content=["json"],
+    )
+    return app
+
+
+def celery_app() -> Celery:
+    """The publishing-only Celery app for ``SERVICEKIT["BROKER_URL"]`` (or ``REDIS_URL``)."""
+    url = servicekit_settings.BROKER_URL or servicekit_settings.REDIS_URL
+    if not url:
+        raise RuntimeError("SERVICEKIT['BROKER_URL'] (or 'REDIS_URL') is not set")
+    return _app(url)
+
+
+@contextmanager
+def publishing() -> Iterator[Callable[[dict[str, Any]], None]]:
+    """A ``publish(envelope)`` function on one fresh broker connection, closed afterwards.
+
+    The relay opens one per batch. A new connection per batch, rather than
+    Celery's pooled one, means a broker restart never leaves the relay holding
+    a dead connection: the next batch simply connects again.
+    """
+    app = celery_app()
+    with app.connection_for_write() as connection:
+
+        def publish(envelope: dict[str, Any]) -> None:
+            # The task id is the event id, so a message can be traced back to its row.
+            app.send_task(
+                servicekit_settings.OUTBOX_TASK_NAME,
+                args=[envelope],
+                queue=servicekit_settings.OUTBOX_QUEUE,
+                task_id=envelope["id"],
+                connection=connection,
+                retry=False,
+            )
+
+        yield publish

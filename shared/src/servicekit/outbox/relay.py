@@ -1,0 +1,176 @@
+"""The relay: publishes unpublished outbox rows, oldest first, and marks them published.
+
+One loop, run by ``python manage.py relay_outbox``::
+
+    wait for a wake-up (a commit) or the sweep interval
+    -> lock a batch of unpublished rows (FOR UPDATE SKIP LOCKED on PostgreSQL)
+    -> publish them one by one, stop at the first failure
+    -> mark the published ones, in the same transaction
+    -> on failure back off (doubling, capped) and try again
+
+Several relays may run against PostgreSQL: ``SKIP LOCKED`` gives each its own
+rows. SQLite has no row locks (``select_for_update`` does nothing there), so
+with SQLite run a single relay. Delivery is at-least-once: a crash between
+publishing and the commit that marks the rows publishes them again, and
+consumers skip event ids they already processed.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+import redis
+from django.db import close_old_connections, transaction
+from django.utils import timezone
+from django.utils.module_loading import import_string
+
+from servicekit.outbox import publisher, services
+from servicekit.outbox.models import OutboxMessage
+from servicekit.settings import servicekit_settings
+
+logger = logging.getLogger("servicekit.outbox.relay")
+
+
+class PublishFailed(Exception):
+    """The broker refused or could not be reached; the unpublished rows stay pending."""
+
+
+class Relay:
+    def __init__(
+        self,
+        *,
+        batch_size: int | None = None,
+        sweep_seconds: float | None = None,
+        max_backoff_seconds: float | None = None,
+        stop: threading.Event | None = None,
+    ) -> None:
+        self.batch_size = batch_size or servicekit_settings.OUTBOX_BATCH_SIZE
+        self.sweep_seconds = sweep_seconds or servicekit_settings.OUTBOX_SWEEP_SECONDS
+        self.max_backoff = max_backoff_seconds or servicekit_settings.OUTBOX_MAX_BACKOFF_SECONDS
+        self.stop = stop or threading.Event()
+        self._failures = 0
+        self._next_housekeeping = 0.0
+
+    # -- one batch -------------------------------------------------------------
+
+    def publish_batch(self) -> int:
+        """Publish up to ``batch_size`` pending rows; returns how many were published.
+
+        Raises :class:`PublishFailed` after marking the rows that did get out.
+        """
+        error: Exception | None = None
+        with transaction.atomic():
+            rows = list(
+                OutboxMessage.objects.pending()
+                .select_for_update(skip_locked=True)
+                .order_by("id")
+                .only("id", "envelope", "attempts")[: self.batch_size]
+            )
+            published: list[int] = []
+            if rows:
+                try:
+                    with publisher.publishing() as publish:
+                        for row in rows:
+                            publish(row.as_envelope())
+                            published.append(row.pk)
+                except Exception as exc:  # noqa: BLE001 - any broker failure: keep the rest, retry later
+                    error = exc
+                    if len(published) < len(rows):
+                        failed = rows[len(published)]
+                        OutboxMessage.objects.filter(pk=failed.pk).update(
+                            attempts=failed.attempts + 1,
+                            last_error=f"{type(exc).__name__}: {exc}"[:2000],
+                        )
+            if published:
+                OutboxMessage.objects.filter(pk__in=published).update(published_at=timezone.now())
+        if error is not None:
+            raise PublishFailed(str(error)) from error
+        return len(published)
+
+    def drain(self) -> int:
+        """Publish batches until nothing is pending (or :attr:`stop` is set)."""
+        total = 0
+        while not self.stop.is_set():
+            count = self.publish_batch()
+            total += count
+            if count < self.batch_size:
+                break
+        return total
+
+    # -- the loop ----------------------------------------------------------------
+
+    def run(self) -> None:
+        """Until :attr:`stop` is set: drain, then wait for a wake-up or the next sweep."""
+        logger.info("relay_started", extra={"batch_size": self.batch_size})
+        while not self.stop.is_set():
+            close_old_connections()
+            try:
+                count = self.drain()
+            except PublishFailed as exc:
+                self._back_off(exc)
+                continue
+            except Exception as exc:
+                logger.exception("relay_error")
+                self._back_off(exc)
+                continue
+            if self._failures:
+                logger.info("relay_recovered", extra={"after_failures": self._failures})
+                self._failures = 0
+            if count:
+                logger.debug("relay_published", extra={"count": count})
+            self._housekeeping()
+            self._wait_for_work()
+        logger.info("relay_stopped")
+
+    def _back_off(self, exc: Exception) -> None:
+        self._failures += 1
+        delay = min(self.max_backoff, 0.05 * 2**self._failures)
+        logger.warning(
+            "relay_publish_failed",
+            extra={"error": str(exc), "failures": self._failures, "retry_in": delay},
+        )
+        self.stop.wait(delay)
+
+    def _wait_for_work(self) -> None:
+        """Block until a commit wakes us (Redis BLPOP) or the sweep interval passes."""
+        url = servicekit_settings.REDIS_URL
+        if not url:
+            self.stop.wait(self.sweep_seconds)
+            return
+        started = time.monotonic()
+        try:
+            _wait_client(url, self.sweep_seconds).blpop(
+                [services.wake_key()], timeout=self.sweep_seconds
+            )
+        except redis.RedisError:
+            # Redis is down: sweep on the clock instead (the broker is probably down too).
+            remaining = self.sweep_seconds - (time.monotonic() - started)
+            if remaining > 0:
+                self.stop.wait(remaining)
+
+    def _housekeeping(self) -> None:
+        """Every ``OUTBOX_PRUNE_INTERVAL_SECONDS``: prune old rows, run OUTBOX_HOUSEKEEPING."""
+        now = time.monotonic()
+        if now < self._next_housekeeping:
+            return
+        self._next_housekeeping = now + servicekit_settings.OUTBOX_PRUNE_INTERVAL_SECONDS
+        pruned = services.prune_published()
+        if pruned:
+            logger.info("outbox_pruned", extra={"rows": pruned})
+        for path in servicekit_settings.OUTBOX_HOUSEKEEPING:
+            import_string(path)()
+
+
+_wait_clients: dict[tuple[str, float], redis.Redis] = {}
+
+
+def _wait_client(url: str, sweep_seconds: float) -> redis.Redis:
+    # BLPOP blocks for up to sweep_seconds: the socket timeout must be longer.
+    key = (url, sweep_seconds)
+    if key not in _wait_clients:
+        _wait_clients[key] = redis.Redis.from_url(
+            url, socket_connect_timeout=1, socket_timeout=sweep_seconds + 2
+        )
+    return _wait_clients[key]

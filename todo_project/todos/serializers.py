@@ -1,0 +1,122 @@
+"""What goes in and out of the API. Input fields are strict about JSON types:
+``"title": 5`` or ``"completed": "yes"`` is a 400, not silently converted."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from todos.models import Erasure, Priority, Todo
+from todos.selectors import DEFAULT_ORDERING, ORDERINGS
+
+TITLE_MAX_LENGTH = 200
+DESCRIPTION_MAX_LENGTH = 5000
+
+
+class StrictCharField(serializers.CharField):
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return str(super().to_internal_value(data))
+
+
+class StrictBooleanField(serializers.BooleanField):
+    default_error_messages = {"invalid": "Must be true or false."}
+
+    def to_internal_value(self, data: Any) -> bool:
+        if not isinstance(data, bool):
+            self.fail("invalid")
+        return data
+
+
+class StrictUUIDField(serializers.UUIDField):
+    """Only the string form: DRF would also take an integer as ``UUID(int=...)``."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if not isinstance(data, str):
+            self.fail("invalid", value=data)
+        return super().to_internal_value(data)
+
+
+class PriorityField(serializers.ChoiceField):
+    """``"low" | "normal" | "high"`` on the wire, :class:`Priority` (a small integer) inside."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(choices=[label for _, label in Priority.choices], **kwargs)
+
+    def to_internal_value(self, data: Any) -> Any:  # a Priority
+        if not isinstance(data, str):
+            self.fail("invalid_choice", input=data)
+        label = super().to_internal_value(data)
+        return Priority[label.upper()]
+
+    def to_representation(self, value: Any) -> str:
+        return str(Priority(value).label)
+
+
+class TodoSerializer(serializers.ModelSerializer):
+    """The todo object of api.md (output)."""
+
+    priority = PriorityField()
+
+    class Meta:
+        model = Todo
+        fields = [
+            "id",
+            "title",
+            "description",
+            "completed",
+            "priority",
+            "due_date",
+            "user_id",
+            "created_at",
+            "updated_at",
+            "completed_at",
+        ]
+        read_only_fields = fields
+
+
+class TodoInputSerializer(serializers.Serializer):
+    """POST, PUT and PATCH bodies. Unknown fields (``id``, ``user_id``, ``completed_at``) are
+    ignored: a client cannot assign them."""
+
+    title = StrictCharField(max_length=TITLE_MAX_LENGTH)
+    description = StrictCharField(
+        max_length=DESCRIPTION_MAX_LENGTH, allow_blank=True, required=False
+    )
+    completed = StrictBooleanField(required=False)
+    priority = PriorityField(required=False)
+    due_date = serializers.DateField(allow_null=True, required=False)
+
+
+class TodoFilterSerializer(serializers.Serializer):
+    """The query string of GET /todos; a bad value is a 400 naming the parameter."""
+
+    completed = serializers.ChoiceField(choices=["true", "false"], required=False)
+    priority = PriorityField(required=False)
+    search = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    ordering = serializers.ChoiceField(
+        choices=list(ORDERINGS), required=False, default=DEFAULT_ORDERING
+    )
+
+    def validate_completed(self, value: str) -> bool:
+        return value == "true"
+
+
+class TodoStatsSerializer(serializers.Serializer):
+    total_todos = serializers.IntegerField()
+    completed_todos = serializers.IntegerField()
+    pending_todos = serializers.IntegerField()
+    high_priority_todos = serializers.IntegerField()
+
+
+class SagaInputSerializer(serializers.Serializer):
+    saga_id = StrictUUIDField()
+
+
+class ErasureSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Erasure
+        fields = ["saga_id", "user_id", "status", "todos"]
+        read_only_fields = fields

@@ -1,0 +1,249 @@
+"""The outbox relay against a real Redis: every committed event is published, once.
+
+The broker is a redis-server of the test's own (``private_redis``), so tests
+can stop it and start it again; what was published is read back from the
+``notification.events`` list, exactly as a Celery worker would receive it.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+import redis
+from django.core.management import call_command
+from django.db import connection, transaction
+from django.test import Client
+from django.utils import timezone
+from rest_framework.test import APIClient
+from servicekit.outbox import services as outbox_services
+from servicekit.outbox.models import OutboxMessage
+from servicekit.outbox.relay import PublishFailed, Relay
+from servicekit.outbox.testing import published_envelopes, published_messages
+
+from todos import services
+from todos.tests.support import (
+    ALICE,
+    RedisProcess,
+    in_failing_transaction,
+    make_todo,
+    on_postgresql,
+    run_concurrently,
+)
+
+
+def wait_until(condition: Any, *, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"not within {timeout}s: {what}")
+
+
+@pytest.fixture
+def running_relay() -> Iterator[Relay]:
+    """A relay looping in a thread (as ``manage.py relay_outbox`` does), stopped afterwards."""
+    relay = Relay()
+
+    def run() -> None:
+        try:
+            relay.run()
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=run, name="relay")
+    thread.start()
+    yield relay
+    relay.stop.set()
+    thread.join(timeout=30)
+    assert not thread.is_alive(), "the relay did not stop when asked"
+
+
+@pytest.mark.django_db
+class TestPublishing:
+    def test_each_row_is_published_once_oldest_first_as_a_celery_task(
+        self, private_redis: RedisProcess
+    ) -> None:
+        todo = make_todo(ALICE, title="one")
+        make_todo(ALICE, title="two")
+        services.todo_complete(todo=todo)
+        written = [row.envelope for row in OutboxMessage.objects.order_by("id")]
+
+        published = Relay().drain()
+        again = Relay().drain()
+
+        messages = published_messages(private_redis.url)
+        assert (published, again) == (3, 0)
+        assert [m["envelope"] for m in messages] == written
+        assert {m["task"] for m in messages} == {"notification.handle_event"}
+        assert [m["id"] for m in messages] == [e["id"] for e in written]
+        assert OutboxMessage.objects.pending().count() == 0
+
+    def test_with_the_broker_unreachable_rows_stay_pending_with_the_error(
+        self, private_redis: RedisProcess
+    ) -> None:
+        make_todo(ALICE)
+        private_redis.stop()
+
+        with pytest.raises(PublishFailed):
+            Relay().drain()
+
+        row = OutboxMessage.objects.get()
+        assert row.published_at is None
+        assert row.attempts == 1
+        assert "refused" in row.last_error.lower()
+
+    def test_the_management_command_publishes_what_is_pending(
+        self, private_redis: RedisProcess
+    ) -> None:
+        make_todo(ALICE)
+        make_todo(ALICE)
+
+        call_command("relay_outbox", "--once")
+
+        assert len(published_envelopes(private_redis.url)) == 2
+
+    def test_old_published_rows_are_pruned_and_pending_ones_kept(
+        self, private_redis: RedisProcess
+    ) -> None:
+        make_todo(ALICE)
+        Relay().drain()
+        OutboxMessage.objects.update(published_at=timezone.now() - timedelta(days=8))
+        make_todo(ALICE)  # pending
+
+        assert outbox_services.prune_published() == 1
+        assert OutboxMessage.objects.pending().count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_commit_wakes_the_relay_and_a_rollback_does_not(private_redis: RedisProcess) -> None:
+    client = redis.Redis.from_url(private_redis.url)
+    key = outbox_services.wake_key()
+
+    with pytest.raises(RuntimeError):
+        in_failing_transaction(lambda: make_todo(ALICE))
+    woken_by_rollback = client.llen(key)
+    make_todo(ALICE)
+
+    assert woken_by_rollback == 0
+    assert client.llen(key) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_running_relay_publishes_committed_events(
+    private_redis: RedisProcess, running_relay: Relay
+) -> None:
+    make_todo(ALICE)
+
+    wait_until(lambda: len(published_envelopes(private_redis.url)) == 1, timeout=10, what="publish")
+    assert OutboxMessage.objects.pending().count() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_redis_down_writes_succeed_rows_wait_and_are_all_published_once_after(
+    private_redis: RedisProcess, running_relay: Relay, alice: APIClient
+) -> None:
+    # given Redis (the broker) goes away
+    private_redis.stop()
+
+    # when todos are created and completed meanwhile
+    for n in range(10):
+        created = alice.post("/todos", {"title": f"todo {n}"}, format="json")
+        assert created.status_code == 201
+        completed = alice.post(f"/todos/{created.json()['id']}/complete")
+        assert completed.status_code == 200
+
+    # then every event waits in the outbox, and the relay has tried
+    wait_until(
+        lambda: OutboxMessage.objects.filter(attempts__gt=0).exists(),
+        timeout=10,
+        what="a failed publish attempt",
+    )
+    assert OutboxMessage.objects.pending().count() == 20
+
+    # when Redis comes back
+    private_redis.start()
+
+    # then within 10 s all 20 are published, each exactly once
+    wait_until(
+        lambda: OutboxMessage.objects.pending().count() == 0, timeout=10, what="all published"
+    )
+    ids = Counter(e["id"] for e in published_envelopes(private_redis.url))
+    assert len(ids) == 20
+    assert set(ids.values()) == {1}
+    assert set(ids) == {str(i) for i in OutboxMessage.objects.values_list("event_id", flat=True)}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_relays_at_once_publish_each_row_once(private_redis: RedisProcess) -> None:
+    if not on_postgresql():
+        pytest.skip("SQLite has no row locks: run one relay with SQLite (see relay.py)")
+    # given 300 pending events
+    with transaction.atomic():
+        for n in range(300):
+            make_todo(ALICE, title=f"todo {n}")
+
+    # when two relays drain the outbox at the same moment, in small batches
+    counts = run_concurrently(lambda: Relay(batch_size=10).drain(), threads=2)
+
+    # then together they published 300 messages, no event twice
+    ids = Counter(e["id"] for e in published_envelopes(private_redis.url))
+    assert sum(counts) == 300
+    assert len(ids) == 300
+    assert set(ids.values()) == {1}
+
+
+@pytest.mark.django_db
+def test_readiness_warns_without_failing_when_the_relay_lags(client: Client, settings: Any) -> None:
+    make_todo(ALICE)
+    OutboxMessage.objects.update(created_at=timezone.now() - timedelta(seconds=90))
+
+    response = client.get("/health/ready")
+
+    assert response.status_code == 200
+    check = response.json()["checks"]["outbox"]
+    assert check["status"] == "unavailable"
+    assert check["critical"] is False
+    assert check["lag_seconds"] >= 90
+
+
+@pytest.mark.django_db
+def test_readiness_reports_no_lag_when_all_is_published(
+    client: Client, private_redis: RedisProcess
+) -> None:
+    make_todo(ALICE)
+    Relay().drain()
+
+    check = client.get("/health/ready").json()["checks"]["outbox"]
+
+    assert check["status"] == "ok"
+    assert check["lag_seconds"] == 0
+
+
+@pytest.mark.django_db
+def test_admin_lists_rows_by_state_and_republishes(admin_client: Client) -> None:
+    make_todo(ALICE)
+    make_todo(ALICE)
+    OutboxMessage.objects.filter(pk=OutboxMessage.objects.first().pk).update(  # type: ignore[union-attr]
+        published_at=timezone.now()
+    )
+
+    pending = admin_client.get("/admin/outbox/outboxmessage/", {"state": "pending"})
+    response = admin_client.post(
+        "/admin/outbox/outboxmessage/",
+        {
+            "action": "republish",
+            "_selected_action": list(OutboxMessage.objects.values_list("pk", flat=True)),
+        },
+    )
+
+    assert pending.status_code == 200
+    assert pending.context["cl"].result_count == 1
+    assert response.status_code == 302
+    assert OutboxMessage.objects.pending().count() == 2
