@@ -6,6 +6,7 @@ Defaults make ``./manage-all.sh up`` work with zero setup. With
 
 from pathlib import Path
 
+from django.core.exceptions import ImproperlyConfigured
 from servicekit import defaults
 from servicekit.env import Env
 from servicekit.logging import logging_config
@@ -39,6 +40,8 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
+    "drf_spectacular",
+    "notifications",
 ]
 MIDDLEWARE = defaults.MIDDLEWARE
 ROOT_URLCONF = "config.urls"
@@ -58,11 +61,149 @@ STATIC_URL = "static/"
 STATIC_ROOT = env.str("STATIC_ROOT", default="") or None
 WHITENOISE_USE_FINDERS = STATIC_ROOT is None
 
-REST_FRAMEWORK = defaults.REST_FRAMEWORK
+# Authentication (user-service's RS256 bearer tokens, no user table here) is set
+# on the API views themselves (notifications/apis.py).
+REST_FRAMEWORK = {
+    **defaults.REST_FRAMEWORK,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "notification-service",
+    "DESCRIPTION": "The caller's notifications and email preferences.",
+    "VERSION": __version__,
+    "SERVE_INCLUDE_SCHEMA": False,
+    "PREPROCESSING_HOOKS": ["notifications.schema.document_each_path_once"],
+}
+
+# --- Other services -------------------------------------------------------------
+
+USER_SERVICE_URLS = env.http_urls("USER_SERVICE_URL", dev_default="http://127.0.0.1:8082")
+JWKS_URL = env.str("JWKS_URL", default="") or f"{USER_SERVICE_URLS[0]}/.well-known/jwks.json"
+# This service's client credentials for user-service's POST /auth/token (the dev
+# default matches user-service's dev SERVICE_CLIENTS).
+SERVICE_CLIENT_ID = env.str("SERVICE_CLIENT_ID", default="notification-service")
+SERVICE_CLIENT_SECRET = env.required(
+    "SERVICE_CLIENT_SECRET", dev_default="dev-notification-service-secret"
+)
+USER_SERVICE_CONNECT_TIMEOUT = env.positive_number("USER_SERVICE_CONNECT_TIMEOUT", default=1.0)
+USER_SERVICE_READ_TIMEOUT = env.positive_number("USER_SERVICE_READ_TIMEOUT", default=3.0)
+USER_SERVICE_BREAKER_FAIL_MAX = env.positive_number(
+    "USER_SERVICE_BREAKER_FAIL_MAX", default=5, integer=True
+)
+USER_SERVICE_BREAKER_RESET_SECONDS = env.positive_number(
+    "USER_SERVICE_BREAKER_RESET_SECONDS", default=30.0
+)
+# A user's address is read once a minute at most; an email change shows up after that.
+USER_CONTACT_CACHE_SECONDS = env.positive_number(
+    "USER_CONTACT_CACHE_SECONDS", default=60, integer=True
+)
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# --- Email ----------------------------------------------------------------------
+
+EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+EMAIL_HOST = env.str("SMTP_HOST", default="127.0.0.1")
+EMAIL_PORT = env.positive_number("SMTP_PORT", default=25, integer=True)
+EMAIL_HOST_USER = env.str("SMTP_USER", default="")
+EMAIL_HOST_PASSWORD = env.str("SMTP_PASSWORD", default="")
+EMAIL_USE_TLS = env.flag("SMTP_USE_TLS", default=False)
+EMAIL_USE_SSL = env.flag("SMTP_USE_SSL", default=False)
+if EMAIL_USE_TLS and EMAIL_USE_SSL:
+    raise ImproperlyConfigured("SMTP_USE_SSL: cannot be combined with SMTP_USE_TLS; choose one")
+# Seconds per SMTP socket operation: a hung mail server must not hold a worker for long.
+EMAIL_TIMEOUT = env.positive_number("EMAIL_TIMEOUT", default=5.0)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Todo <notifications@todo.localhost>")
+
+# --- Celery (the worker: celery -A config worker -Q notification.events) --------
+
+NOTIFICATION_QUEUE = "notification.events"
+# Failed deliveries retry with exponential backoff and full jitter, at most this often ...
+NOTIFICATION_MAX_RETRIES = env.positive_number("NOTIFICATION_MAX_RETRIES", default=8, integer=True)
+# ... waiting at most this long between two attempts.
+NOTIFICATION_RETRY_BACKOFF_MAX = env.positive_number(
+    "NOTIFICATION_RETRY_BACKOFF_MAX", default=120, integer=True
+)
+CELERY_TASK_SOFT_TIME_LIMIT = env.positive_number("CELERY_TASK_SOFT_TIME_LIMIT", default=30.0)
+CELERY_TASK_TIME_LIMIT = env.positive_number("CELERY_TASK_TIME_LIMIT", default=45.0)
+# A worker that claimed a notification ("sending") and died keeps it for this long;
+# after that a redelivery may claim it again. Longer than any live attempt can take.
+NOTIFICATION_CLAIM_LEASE_SECONDS = env.positive_number(
+    "NOTIFICATION_CLAIM_LEASE_SECONDS", default=60.0
+)
+# Redis redelivers a message nobody acknowledged after this long (a killed worker's
+# task). Retry countdowns are held by the worker as unacknowledged messages, so the
+# backoff ceiling must stay below it, or Redis would hand the retry out twice.
+CELERY_VISIBILITY_TIMEOUT = env.positive_number(
+    "CELERY_VISIBILITY_TIMEOUT", default=300, integer=True
+)
+# How often a worker looks for such abandoned messages (kombu's default is ~100 s).
+CELERY_UNACKED_RESTORE_INTERVAL = env.positive_number(
+    "CELERY_UNACKED_RESTORE_INTERVAL", default=10, integer=True
+)
+if CELERY_TASK_SOFT_TIME_LIMIT >= CELERY_TASK_TIME_LIMIT:
+    raise ImproperlyConfigured(
+        "CELERY_TASK_SOFT_TIME_LIMIT: must be below CELERY_TASK_TIME_LIMIT "
+        f"({CELERY_TASK_TIME_LIMIT})"
+    )
+if NOTIFICATION_CLAIM_LEASE_SECONDS <= CELERY_TASK_TIME_LIMIT:
+    raise ImproperlyConfigured(
+        "NOTIFICATION_CLAIM_LEASE_SECONDS: must be longer than CELERY_TASK_TIME_LIMIT "
+        f"({CELERY_TASK_TIME_LIMIT}), or a live worker's claim could be taken over"
+    )
+if NOTIFICATION_RETRY_BACKOFF_MAX + CELERY_TASK_TIME_LIMIT >= CELERY_VISIBILITY_TIMEOUT:
+    raise ImproperlyConfigured(
+        "CELERY_VISIBILITY_TIMEOUT: must be longer than NOTIFICATION_RETRY_BACKOFF_MAX "
+        "plus CELERY_TASK_TIME_LIMIT, or Redis redelivers messages a worker still holds"
+    )
+
+CELERY_BROKER_URL = REDIS_URL
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": CELERY_VISIBILITY_TIMEOUT,
+    "unacked_restore_interval": CELERY_UNACKED_RESTORE_INTERVAL,
+    "unacked_restore_throttle": 1,
+    # Notice a dead or restarted Redis instead of waiting on a silent socket.
+    "socket_timeout": 10,
+    "socket_connect_timeout": 5,
+    "socket_keepalive": True,
+    "health_check_interval": 10,
+    "retry_on_timeout": True,
+}
+# Keep trying to reach Redis forever, at start-up and after a connection loss.
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+CELERY_TASK_DEFAULT_QUEUE = NOTIFICATION_QUEUE
+CELERY_TASK_ROUTES = {"notification.*": {"queue": NOTIFICATION_QUEUE}}
+# Acknowledge after the task ran, and put the message back if the worker dies
+# while running it: at-least-once delivery, made effectively-once by the
+# notification's unique event id and the atomic claim (notifications/services).
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# A task whose connection was lost cannot acknowledge; Redis will redeliver it,
+# so stop running it rather than finish a copy (the default before Celery 6).
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_IGNORE_RESULT = True
+# Task events for Flower: which worker runs what, retries and failures.
+CELERY_WORKER_SEND_TASK_EVENTS = True
+CELERY_TASK_SEND_SENT_EVENT = True
+# Keep Django's JSON logging in the worker too.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 SERVICEKIT = {
     "SERVICE_NAME": SERVICE_NAME,
     "SERVICE_VERSION": __version__,
     "REDIS_URL": REDIS_URL,
+    "JWKS_URL": JWKS_URL,
+    # Calls to user-service (servicekit.http, servicekit.service_tokens).
+    "USER_SERVICE_URL": USER_SERVICE_URLS,
+    "SERVICE_CLIENT_ID": SERVICE_CLIENT_ID,
+    "SERVICE_CLIENT_SECRET": SERVICE_CLIENT_SECRET,
+    "HTTP_CONNECT_TIMEOUT": USER_SERVICE_CONNECT_TIMEOUT,
+    "HTTP_READ_TIMEOUT": USER_SERVICE_READ_TIMEOUT,
+    "HTTP_BREAKER_FAIL_MAX": USER_SERVICE_BREAKER_FAIL_MAX,
+    "HTTP_BREAKER_RESET_SECONDS": USER_SERVICE_BREAKER_RESET_SECONDS,
 }
 LOGGING = logging_config(service=SERVICE_NAME, level=env.str("LOG_LEVEL", default="INFO"))

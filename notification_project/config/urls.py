@@ -1,10 +1,14 @@
 from django.contrib import admin
-from django.urls import path
-from servicekit.urls import health_urlpatterns
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from servicekit.urls import health_urlpatterns, optional_slash
 
 urlpatterns = [
     *health_urlpatterns,
     path("admin/", admin.site.urls),
+    *optional_slash("schema", SpectacularAPIView.as_view(), name="schema"),
+    *optional_slash("docs", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    path("", include("notifications.urls")),
 ]
 
 handler400 = "servicekit.exceptions.bad_request"

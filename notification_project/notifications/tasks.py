@@ -1,0 +1,51 @@
+"""Celery tasks: each hands its argument to one service and owns the retry policy.
+
+Producers publish ``notification.handle_event`` by name with the event
+envelope as the only argument (events.md); the admin's re-send queues
+``notification.deliver`` with a notification id.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from celery import Task
+from django.conf import settings
+from django.db import InterfaceError, OperationalError
+
+from config.celery import app
+from notifications import services
+
+logger = logging.getLogger(__name__)
+
+
+class NotificationTask(Task):
+    """Retries transient failures with exponential backoff and full jitter, a bounded number
+    of times; when they are exhausted the notification is marked ``failed`` (Redis has no
+    dead-letter queue, so the consumer writes its own record)."""
+
+    # Transient: SMTP or user-service trouble (DeliveryDeferred), or a database blip.
+    autoretry_for = (services.DeliveryDeferred, OperationalError, InterfaceError)
+    retry_backoff = 1  # seconds before the first retry; doubling after each one
+    retry_backoff_max = settings.NOTIFICATION_RETRY_BACKOFF_MAX
+    retry_jitter = True
+    max_retries = settings.NOTIFICATION_MAX_RETRIES
+    acks_late = True
+    reject_on_worker_lost = True
+
+    def on_failure(
+        self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any
+    ) -> None:
+        if isinstance(exc, services.DeliveryDeferred):
+            services.notification_fail(notification_id=exc.notification_id, error=exc.reason)
+
+
+@app.task(name="notification.handle_event", base=NotificationTask)
+def handle_event(envelope: Any) -> None:
+    services.event_handle(envelope=envelope)
+
+
+@app.task(name="notification.deliver", base=NotificationTask)
+def deliver(notification_id: int) -> None:
+    services.notification_deliver(notification_id=notification_id)
