@@ -32,11 +32,42 @@ UPSTREAMS = {
         "NOTIFICATION_SERVICE_URL", dev_default="http://127.0.0.1:8083"
     ),
 }
+# Path prefix -> service (a prefix matches whole segments: /todos, /todos/, /todos/7).
+GATEWAY_ROUTES = {
+    "/auth": "user-service",
+    "/users": "user-service",
+    "/.well-known/jwks.json": "user-service",
+    "/todos": "todo-service",
+    "/notifications": "notification-service",
+}
+# Paths (regular expressions, trailing slash stripped) that need no token.
+GATEWAY_PUBLIC_PATHS = [
+    r"/auth/(register|login|refresh)",
+    r"/\.well-known/jwks\.json",
+    r"/users/deletions/[^/]+",
+]
+GATEWAY_LOGIN_PATH = "/auth/login"
+
+# Rate limits as (requests, seconds).
+GATEWAY_RATE_LIMIT = env.rate("GATEWAY_RATE_LIMIT", default="600/min")
+GATEWAY_ANON_RATE_LIMIT = env.rate("GATEWAY_ANON_RATE_LIMIT", default="60/min")
+GATEWAY_LOGIN_RATE_LIMIT = env.rate("GATEWAY_LOGIN_RATE_LIMIT", default="10/min")
+
 GATEWAY_CONNECT_TIMEOUT = env.positive_number("GATEWAY_CONNECT_TIMEOUT", default=1.0)
 GATEWAY_UPSTREAM_TIMEOUT = env.positive_number("GATEWAY_UPSTREAM_TIMEOUT", default=5.0)
+GATEWAY_BREAKER_FAIL_MAX = env.positive_number("GATEWAY_BREAKER_FAIL_MAX", default=5, integer=True)
+GATEWAY_BREAKER_RESET_SECONDS = env.positive_number("GATEWAY_BREAKER_RESET_SECONDS", default=30.0)
+# An instance that refuses a connection gets no traffic for this long (passive ejection).
+GATEWAY_EJECT_SECONDS = env.positive_number("GATEWAY_EJECT_SECONDS", default=10.0)
+# How often hostnames are resolved again (a scaled service gains or loses addresses).
+GATEWAY_DNS_REFRESH_SECONDS = env.positive_number("GATEWAY_DNS_REFRESH_SECONDS", default=10.0)
 GATEWAY_MAX_BODY_BYTES = env.positive_number(
     "GATEWAY_MAX_BODY_BYTES", default=1024 * 1024, integer=True
 )
+# Where each service serves its OpenAPI schema (relayed at /schemas/<service> for /docs).
+GATEWAY_SCHEMA_PATH = "/schema"
+# Public keys for token checks: user-service's JWKS unless told otherwise.
+JWKS_URL = env.str("JWKS_URL", default=f"{UPSTREAMS['user-service'][0]}/.well-known/jwks.json")
 
 INSTALLED_APPS = [
     "django.contrib.contenttypes",
@@ -51,6 +82,10 @@ MIDDLEWARE = [
     "servicekit.middleware.BodySizeLimitMiddleware",
 ]
 ROOT_URLCONF = "config.urls"
+# Only /docs renders a template; it needs no context processors.
+TEMPLATES = [
+    {"BACKEND": "django.template.backends.django.DjangoTemplates", "APP_DIRS": True},
+]
 WSGI_APPLICATION = "config.wsgi.application"
 APPEND_SLASH = False
 
@@ -70,6 +105,7 @@ SERVICEKIT = {
     "SERVICE_VERSION": __version__,
     "REDIS_URL": REDIS_URL,
     "MAX_BODY_BYTES": GATEWAY_MAX_BODY_BYTES,
+    "JWKS_URL": JWKS_URL,
     "READINESS_CHECKS": [
         "servicekit.health.check_redis",
         "gateway.health.check_upstreams",

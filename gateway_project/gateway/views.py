@@ -1,0 +1,73 @@
+"""The gateway's one proxy view: route, check the token, count, forward.
+
+It is a plain Django view, not a DRF one: it never parses a body or renders
+anything itself, and DRF's request wrapping and content negotiation would
+cost on every request for nothing. ``config/urls.py`` sends every path that
+is not the gateway's own (``/health``, ``/docs``) here, after servicekit's
+request-id, access-log and body-size middleware have run.
+
+Order matters and follows api.md: an unknown path is a 404 before any token
+is looked at; a bad token is a 401 before Redis or an upstream is asked; a
+revoked token or an exhausted quota is answered from one Redis round trip.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from django.views.decorators.csrf import csrf_exempt
+from servicekit.authentication import TokenUser
+from servicekit.exceptions import page_not_found
+
+from gateway import auth, proxy, routing
+from gateway.ratelimit import Policy, limiter
+from gateway.upstreams import get_upstream
+
+
+@csrf_exempt
+def gateway(request: HttpRequest, path: str = "") -> HttpResponse:
+    route = routing.match(request.path)
+    if route is None:
+        return page_not_found(request)
+
+    jti: str | None = None
+    if route.public:
+        policy = _policy("login" if route.login else "ip")
+        subject = request.META.get("REMOTE_ADDR", "")
+        user_id = None
+    else:
+        try:
+            claims = auth.verify_bearer(request)
+        except auth.Unauthorized as exc:
+            return exc.response()
+        user_id = int(claims["user_id"])
+        # The access log picks the user up from request.user, as in every service.
+        request.user = TokenUser(  # type: ignore[assignment]
+            id=user_id, username=str(claims.get("username", "")), claims=claims
+        )
+        policy, subject, jti = _policy("user"), str(user_id), str(claims["jti"])
+
+    decision = limiter.check(policy, subject, jti=jti)
+    if decision.revoked:
+        return auth.revoked().response()
+    if not decision.allowed:
+        return decision.too_many_requests()
+
+    upstream = get_upstream(route.service)
+    outcome = proxy.forward(request, upstream, user_id=user_id)
+    request.access_log = {  # type: ignore[attr-defined]
+        "upstream": upstream.name,
+        "instance": outcome.instance.url if outcome.instance else None,
+        "attempts": len(outcome.attempts),
+    }
+    decision.apply_headers(outcome.response)
+    return outcome.response
+
+
+def _policy(name: str) -> Policy:
+    limit, window = {
+        "user": settings.GATEWAY_RATE_LIMIT,
+        "ip": settings.GATEWAY_ANON_RATE_LIMIT,
+        "login": settings.GATEWAY_LOGIN_RATE_LIMIT,
+    }[name]
+    return Policy(name, limit, window)
