@@ -1,0 +1,204 @@
+"""What the deployment files are checked against, read from the repository itself.
+
+Ports, project folders and the readiness path come from ``manage-all.sh``;
+environment variable names from each project's settings and gunicorn config;
+health paths from servicekit's URL patterns. Nothing here is a second copy of
+those facts, so the tests fail when the files and the code drift apart.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+COMPOSE_DIR = REPO / "compose"
+COMPOSE_FILE = COMPOSE_DIR / "docker-compose.yml"
+K8S_DIR = COMPOSE_DIR / "k8s"
+OVERLAYS = ("dev", "production")
+MANAGE_ALL = REPO / "manage-all.sh"
+IMAGE_PREFIX = "todo-suite/"
+
+Manifest = dict[str, Any]
+
+
+def _shell_function(name: str) -> str:
+    """The body of one function in manage-all.sh."""
+    match = re.search(rf"^{name}\(\) \{{\n(.*?)^\}}", MANAGE_ALL.read_text(), re.M | re.S)
+    assert match, f"manage-all.sh has no function {name}()"
+    return match.group(1)
+
+
+def _case_arms(function: str) -> dict[str, str]:
+    """``name) echo VALUE ;;`` arms of a function's case statement."""
+    return dict(
+        re.findall(r"^\s*([\w-]+)\) echo \"?([^\";]+)\"? ;;", _shell_function(function), re.M)
+    )
+
+
+@cache
+def service_ports() -> dict[str, int]:
+    """Service name -> default port, as ``manage-all.sh up`` uses them."""
+    defaults = dict(
+        re.findall(r'^\s*(\w+_PORT)="\$\{\1:-(\d+)\}"', _shell_function("resolve_settings"), re.M)
+    )
+    arms = _case_arms("service_port")
+    return {service: int(defaults[variable.lstrip("$")]) for service, variable in arms.items()}
+
+
+@cache
+def project_dirs() -> dict[str, str]:
+    """Service name -> project folder (``todo-service`` -> ``todo_project``)."""
+    return {service: Path(path).name for service, path in _case_arms("project_dir").items()}
+
+
+def service_of_project(folder: str) -> str:
+    return {project: service for service, project in project_dirs().items()}[folder]
+
+
+@cache
+def database_services() -> list[str]:
+    match = re.search(r"^DB_SERVICES=\(([^)]*)\)", MANAGE_ALL.read_text(), re.M)
+    assert match, "manage-all.sh has no DB_SERVICES"
+    return match.group(1).split()
+
+
+@cache
+def readiness_path() -> str:
+    """The path ``manage-all.sh up -d`` waits on."""
+    match = re.search(r'/(health[\w/]*)"\)', _shell_function("is_ready"))
+    assert match, "manage-all.sh's is_ready() probes no /health path"
+    return "/" + match.group(1)
+
+
+@cache
+def health_paths() -> set[str]:
+    """The health routes every service serves (servicekit's health_urlpatterns)."""
+    urls = (REPO / "shared/src/servicekit/urls.py").read_text()
+    return {"/" + path for path in re.findall(r'optional_slash\(\s*"(health[^"]*)"', urls)}
+
+
+# An Env getter call and the variable it reads; DATABASE_URL and REDIS_URL are
+# the defaults of env.database() and env.redis_url().
+_ENV_CALL = re.compile(r"\benv\.(\w+)\(\s*(?:\"([A-Z][A-Z0-9_]*)\")?")
+_OS_ENVIRON = re.compile(r"os\.environ(?:\.get\(|\[)\s*[\"']([A-Z][A-Z0-9_]*)[\"']")
+_DEFAULT_NAMES = {"database": "DATABASE_URL", "redis_url": "REDIS_URL"}
+# Getters that refuse to fall back on a development default in production.
+_REQUIRED_GETTERS = {"required", "database", "redis_url", "http_urls"}
+
+
+def _python_sources(folder: str) -> list[Path]:
+    project = REPO / folder
+    return [*sorted((project / "config").rglob("*.py")), project / "gunicorn.conf.py"]
+
+
+@cache
+def env_names_read(folder: str) -> frozenset[str]:
+    """Every environment variable the project's settings, gunicorn and servicekit read."""
+    names: set[str] = set()
+    shared = REPO / "shared/src/servicekit"
+    for source in [*_python_sources(folder), shared / "env.py", shared / "gunicorn.py"]:
+        text = source.read_text()
+        for getter, name in _ENV_CALL.findall(text):
+            if name or getter in _DEFAULT_NAMES:
+                names.add(name or _DEFAULT_NAMES[getter])
+        names.update(_OS_ENVIRON.findall(text))
+        names.update(re.findall(r"_count\(\"([A-Z][A-Z0-9_]*)\"", text))
+        names.update(re.findall(r"self\.str\(\"([A-Z][A-Z0-9_]*)\"", text))
+    return frozenset(names)
+
+
+@cache
+def env_names_required_in_production(folder: str) -> frozenset[str]:
+    """The variables whose absence stops the service when DJANGO_ENV=production."""
+    names: set[str] = set()
+    for source in _python_sources(folder):
+        for getter, name in _ENV_CALL.findall(source.read_text()):
+            if getter in _REQUIRED_GETTERS and (name or getter in _DEFAULT_NAMES):
+                names.add(name or _DEFAULT_NAMES[getter])
+    return frozenset(names)
+
+
+# --- docker compose -------------------------------------------------------------
+
+
+@cache
+def compose() -> dict[str, Any]:
+    """The compose file as Docker Compose sees it before interpolation (anchors merged)."""
+    loaded: dict[str, Any] = yaml.safe_load(COMPOSE_FILE.read_text())
+    return loaded
+
+
+def compose_project(service: dict[str, Any]) -> str | None:
+    """The project folder a compose service is built from, if any."""
+    dockerfile = service.get("build", {}).get("dockerfile")
+    return Path(dockerfile).parent.name if dockerfile else None
+
+
+# --- kubernetes -------------------------------------------------------------------
+
+
+def kubectl() -> str:
+    found = shutil.which("kubectl")
+    assert found, "kubectl is needed to build the kustomize overlays (kubectl kustomize)"
+    return found
+
+
+def kustomize_build(directory: Path) -> list[Manifest]:
+    result = subprocess.run(
+        [kubectl(), "kustomize", str(directory)], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, f"kubectl kustomize {directory} failed:\n{result.stderr}"
+    return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
+
+
+def build_overlay(name: str, scratch: Path) -> list[Manifest]:
+    """Build an overlay; production's secret files are filled from their templates."""
+    if name != "production":
+        return kustomize_build(K8S_DIR / "overlays" / name)
+    copy = scratch / "k8s"
+    shutil.copytree(K8S_DIR, copy)
+    secrets = copy / "overlays/production/secrets"
+    for template in secrets.glob("*.example"):
+        shutil.copy(template, secrets / template.name.removesuffix(".example"))
+    return kustomize_build(copy / "overlays/production")
+
+
+def pod_spec(manifest: Manifest) -> dict[str, Any] | None:
+    if manifest["kind"] in ("Deployment", "StatefulSet", "Job"):
+        spec: dict[str, Any] = manifest["spec"]["template"]["spec"]
+        return spec
+    return None
+
+
+def all_containers(spec: dict[str, Any]) -> list[dict[str, Any]]:
+    return [*spec.get("initContainers", []), *spec["containers"]]
+
+
+def container_env(container: dict[str, Any], objects: list[Manifest]) -> dict[str, str]:
+    """A container's environment: envFrom ConfigMaps/Secrets (resolved in the build), then env."""
+    by_name = {(o["kind"], o["metadata"]["name"]): o for o in objects}
+    env: dict[str, str] = {}
+    for source in container.get("envFrom", []):
+        kind, ref = (
+            ("ConfigMap", source["configMapRef"])
+            if "configMapRef" in source
+            else ("Secret", source["secretRef"])
+        )
+        found = by_name.get((kind, ref["name"]))
+        assert found, f"{container['name']}: envFrom names a missing {kind} {ref['name']}"
+        env.update(found.get("data", {}))
+    env.update({item["name"]: item.get("value", "") for item in container.get("env", [])})
+    return env
+
+
+def image_service(image: str) -> str | None:
+    """``todo-suite/todo-service:dev`` (any registry prefix) -> ``todo-service``."""
+    match = re.search(rf"(?:^|/){re.escape(IMAGE_PREFIX)}([\w-]+)(?::[\w.-]+)?$", image)
+    return match.group(1) if match else None

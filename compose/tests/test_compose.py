@@ -1,0 +1,154 @@
+"""docker-compose.yml: valid against the Compose Specification, and wired as documented."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from facts import COMPOSE_DIR, COMPOSE_FILE, compose, compose_project, database_services
+
+# Only these publish host ports; every other service can run as several replicas.
+PUBLISHING = {"api-gateway", "flower", "mailpit"}
+
+
+def check_jsonschema(path: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.compose-spec",
+         str(path)],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+
+
+def services() -> dict[str, dict[str, Any]]:
+    found: dict[str, dict[str, Any]] = compose()["services"]
+    return found
+
+
+def test_the_compose_file_follows_the_compose_specification() -> None:
+    # When: check-jsonschema validates it against the Compose Specification schema
+    result = check_jsonschema(COMPOSE_FILE)
+
+    # Then
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_schema_check_rejects_a_broken_compose_file(tmp_path: Path) -> None:
+    # Given: a depends_on condition that Compose does not know
+    broken = tmp_path / "docker-compose.yml"
+    broken.write_text(COMPOSE_FILE.read_text().replace("service_healthy", "service_ready", 1))
+
+    # When
+    result = check_jsonschema(broken)
+
+    # Then: the validator names the problem
+    assert result.returncode != 0
+    assert "service_ready" in result.stdout + result.stderr
+
+
+def test_every_dependency_exists_and_its_condition_can_be_met() -> None:
+    for name, service in services().items():
+        for target, rule in service.get("depends_on", {}).items():
+            assert target in services(), f"{name} depends on unknown service {target}"
+            condition = rule["condition"]
+            if condition == "service_healthy":
+                assert "healthcheck" in services()[target], f"{target} has no healthcheck"
+            elif condition == "service_completed_successfully":
+                assert services()[target].get("restart") == "no", f"{target} is not a one-shot"
+            else:
+                pytest.fail(f"{name} -> {target}: unexpected condition {condition}")
+
+
+def test_only_the_front_doors_publish_host_ports_so_services_scale() -> None:
+    publishing = {name for name, service in services().items() if service.get("ports")}
+    named = {name for name, service in services().items() if "container_name" in service}
+
+    assert publishing == PUBLISHING
+    assert named == set(), "container_name prevents --scale"
+
+
+def test_long_running_services_have_healthchecks_and_restart() -> None:
+    for name, service in services().items():
+        if service.get("restart") == "no" or name == "todo-outbox-relay":
+            continue  # one-shots; the relay has no port to probe (docs/deploy.md)
+        assert "healthcheck" in service, name
+        assert service.get("restart") == "unless-stopped", name
+
+
+def test_each_database_service_has_its_own_postgres_a_migration_and_waits_for_it() -> None:
+    for service_name in database_services():
+        short = service_name.removesuffix("-service")
+        db, migrate = services()[f"{short}-db"], services()[f"{short}-migrate"]
+        # Given: its own PostgreSQL with a pg_isready healthcheck and a volume
+        assert db["image"].startswith("postgres:")
+        assert "pg_isready" in " ".join(db["healthcheck"]["test"])
+        assert db["volumes"], f"{short}-db keeps its data in a volume"
+        # Then: a one-shot migration after the database is healthy ...
+        assert migrate["command"] == ["python", "manage.py", "migrate", "--noinput"]
+        assert migrate["depends_on"][f"{short}-db"]["condition"] == "service_healthy"
+        # ... which the service waits for, directly or through another one-shot
+        assert _waits_for(service_name, f"{short}-migrate"), service_name
+
+
+def _waits_for(name: str, target: str) -> bool:
+    for dependency, rule in services()[name].get("depends_on", {}).items():
+        if rule["condition"] == "service_completed_successfully" and (
+            dependency == target or _waits_for(dependency, target)
+        ):
+            return True
+    return False
+
+
+def test_the_apps_run_hardened_and_in_production_mode() -> None:
+    for name, service in services().items():
+        if compose_project(service) is None:
+            continue
+        assert service["environment"]["DJANGO_ENV"] == "production", name
+        assert service.get("read_only") is True, name
+        if service.get("restart") != "no":
+            assert service["cap_drop"] == ["ALL"], name
+
+
+def test_the_expected_processes_run() -> None:
+    commands: dict[str, list[str]] = {
+        name: service.get("command", []) for name, service in services().items()
+    }
+    celery_worker = ["celery", "-A", "config", "worker", "-Q"]
+
+    assert commands["todo-outbox-relay"] == ["python", "manage.py", "relay_outbox"]
+    assert commands["user-signing-key"] == ["python", "manage.py", "ensure_signing_key"]
+    assert commands["notification-worker"][:6] == [*celery_worker, "notification.events"]
+    assert commands["user-worker"][:6] == [*celery_worker, "user.saga"]
+    assert commands["flower"][:4] == ["celery", "-A", "config", "flower"]
+    assert services()["mailpit"]["image"].startswith("axllent/mailpit:")
+    assert services()["redis"]["image"].startswith("redis:7")
+
+
+def test_every_secret_comes_from_the_env_file_or_has_a_default() -> None:
+    text = "\n".join(
+        line for line in COMPOSE_FILE.read_text().splitlines() if not line.lstrip().startswith("#")
+    )
+    example = (COMPOSE_DIR / ".env.example").read_text()
+    documented = set(re.findall(r"^#? ?([A-Z][A-Z0-9_]*)=", example, re.M))
+
+    for name, operator in re.findall(r"\$\{([A-Z][A-Z0-9_]*)(:[-?])?", text):
+        assert operator == ":-" or name in documented, f"${{{name}}} is not in .env.example"
+    for name, service in services().items():
+        value = str(service.get("environment", {}).get("DJANGO_SECRET_KEY", "${"))
+        assert value.startswith("${"), f"{name}: DJANGO_SECRET_KEY is written in the file"
+
+
+def test_the_example_env_file_holds_no_real_secret() -> None:
+    example = yaml.safe_load(
+        "\n".join(
+            line.replace("=", ": ", 1)
+            for line in (COMPOSE_DIR / ".env.example").read_text().splitlines()
+            if line and not line.startswith("#")
+        )
+    )
+
+    assert all("change-me" in str(value) for value in example.values())
