@@ -16,8 +16,10 @@ SUITE_ENV="$RUN_DIR/suite.env"
 READY_TIMEOUT="${READY_TIMEOUT:-60}"
 STOP_TIMEOUT="${STOP_TIMEOUT:-15}"
 
-# The four Django projects: service name -> project folder, default port variable.
+# The four Django projects (gunicorn), the background processes that run from
+# their code, and the services with a database.
 HTTP_SERVICES=(api-gateway todo-service user-service notification-service)
+WORKERS=(todo-relay notification-worker flower)
 DB_SERVICES=(todo-service user-service notification-service)
 
 usage() {
@@ -37,15 +39,20 @@ Commands:
   migrate            apply every service's database migrations
   createsuperuser SERVICE
                      create an admin user in that service's database
+  bench gateway [ARGS]
+                     the gateway benchmark (bench/README.md; uses wrk when installed)
   test [SUITE ...] [-- PYTEST_ARGS]
-                     lint, types, shared, gateway, todo, user, notification, e2e
+                     lint, types, shared, gateway, todo, user, notification,
+                     deploy (compose/k8s validation), e2e
                      (all when none is named); exits non-zero if any fails
 
-Services: api-gateway (gateway), todo-service (todo), user-service (user),
-notification-service (notification), redis (embedded only), smtp (sink only).
+Processes: api-gateway (gateway), todo-service (todo), user-service (user),
+notification-service (notification), todo-relay (the outbox relay),
+notification-worker (Celery), flower, redis (embedded only), smtp (sink only).
 
 Environment (defaults in brackets):
   GATEWAY_PORT [8080] TODO_PORT [8081] USER_PORT [8082] NOTIFICATION_PORT [8083]
+  FLOWER_PORT [5555] (Celery Flower, monitoring the notification worker)
   TODO_DATABASE_URL, USER_DATABASE_URL, NOTIFICATION_DATABASE_URL
                      [SQLite files under var/db/]; postgres://... for PostgreSQL
   REDIS_URL          [an embedded redis-server on a free port, data in var/redis/]
@@ -67,7 +74,9 @@ canonical() {
     todo | todo-service) echo todo-service ;;
     user | user-service) echo user-service ;;
     notification | notification-service) echo notification-service ;;
-    redis | smtp) echo "$1" ;;
+    relay | todo-relay) echo todo-relay ;;
+    worker | notification-worker) echo notification-worker ;;
+    redis | smtp | flower) echo "$1" ;;
     *) die "unknown service '$1' (see --help)" ;;
   esac
 }
@@ -128,6 +137,7 @@ resolve_settings() {
   TODO_PORT="${TODO_PORT:-8081}"
   USER_PORT="${USER_PORT:-8082}"
   NOTIFICATION_PORT="${NOTIFICATION_PORT:-8083}"
+  FLOWER_PORT="${FLOWER_PORT:-5555}"
   TODO_DATABASE_URL="${TODO_DATABASE_URL:-sqlite:///$VAR_DIR/db/todo.sqlite3}"
   USER_DATABASE_URL="${USER_DATABASE_URL:-sqlite:///$VAR_DIR/db/user.sqlite3}"
   NOTIFICATION_DATABASE_URL="${NOTIFICATION_DATABASE_URL:-sqlite:///$VAR_DIR/db/notification.sqlite3}"
@@ -150,7 +160,7 @@ resolve_settings() {
   mkdir -p "$RUN_DIR" "$LOG_DIR" "$VAR_DIR/db" "$VAR_DIR/mail"
   local name
   : >"$SUITE_ENV"
-  for name in GATEWAY_PORT TODO_PORT USER_PORT NOTIFICATION_PORT \
+  for name in GATEWAY_PORT TODO_PORT USER_PORT NOTIFICATION_PORT FLOWER_PORT \
     TODO_DATABASE_URL USER_DATABASE_URL NOTIFICATION_DATABASE_URL \
     REDIS_URL EMBEDDED_REDIS EMBEDDED_REDIS_PORT SMTP_HOST SMTP_PORT SMTP_SINK \
     TODO_SERVICE_URL USER_SERVICE_URL NOTIFICATION_SERVICE_URL; do
@@ -206,6 +216,8 @@ spawn() {
   local name="$1"
   shift
   : >>"$LOG_DIR/$name.log"
+  # Where this run's output starts, so readiness only looks at what it printed.
+  wc -c <"$LOG_DIR/$name.log" >"$RUN_DIR/$name.logpos"
   setsid "$@" >>"$LOG_DIR/$name.log" 2>&1 </dev/null &
   echo $! >"$RUN_DIR/$name.pid"
 }
@@ -229,6 +241,18 @@ start_one() {
       spawn smtp "$PY" -m aiosmtpd -n -l "127.0.0.1:$SMTP_PORT" \
         -c aiosmtpd.handlers.Mailbox "$VAR_DIR/mail"
       ;;
+    todo-relay)
+      (enter_service todo-service && spawn "$name" "$PY" manage.py relay_outbox)
+      ;;
+    notification-worker)
+      (enter_service notification-service && spawn "$name" "$VENV/bin/celery" -A config worker \
+        -Q notification.events --concurrency "${NOTIFICATION_WORKER_CONCURRENCY:-2}" \
+        --loglevel INFO --hostname "notification@%h-$$")
+      ;;
+    flower)
+      (enter_service notification-service && spawn "$name" "$VENV/bin/celery" -A config flower \
+        --address=127.0.0.1 --port="$FLOWER_PORT")
+      ;;
     *)
       (enter_service "$name" && spawn "$name" "$VENV/bin/gunicorn" -c gunicorn.conf.py)
       ;;
@@ -251,7 +275,7 @@ stop_one() {
     sleep 0.1
     waited=$((waited + 1))
   done
-  rm -f "$RUN_DIR/$name.pid"
+  rm -f "$RUN_DIR/$name.pid" "$RUN_DIR/$name.logpos"
 }
 
 support_processes() {
@@ -262,7 +286,7 @@ support_processes() {
 
 all_processes() {
   support_processes
-  printf '%s\n' "${HTTP_SERVICES[@]}"
+  printf '%s\n' "${HTTP_SERVICES[@]}" "${WORKERS[@]}"
 }
 
 running_processes() {
@@ -280,9 +304,19 @@ is_ready() {
   case "$1" in
     redis) probe_tcp 127.0.0.1 "$EMBEDDED_REDIS_PORT" ;;
     smtp) probe_tcp 127.0.0.1 "$SMTP_PORT" ;;
+    flower) probe_tcp 127.0.0.1 "$FLOWER_PORT" ;;
+    todo-relay) pid_of "$1" >/dev/null ;;
+    # Celery says "<hostname> ready." once it consumes from the broker.
+    notification-worker) logged_since_start "$1" ' ready\.' ;;
     *) [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 3 \
       "http://127.0.0.1:$(service_port "$1")/health/ready")" = 200 ] ;;
   esac
+}
+
+logged_since_start() {
+  local start
+  start="$(cat "$RUN_DIR/$1.logpos" 2>/dev/null || echo 0)"
+  tail -c "+$((start + 1))" "$LOG_DIR/$1.log" | grep -q -- "$2"
 }
 
 probe_tcp() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
@@ -319,8 +353,14 @@ report_failure() {
 migrate_all() {
   local service pids=() failed=""
   for service in "${DB_SERVICES[@]}"; do
-    in_service "$service" "$PY" manage.py migrate --noinput -v 0 \
-      >"$LOG_DIR/$service.migrate.log" 2>&1 &
+    # user-service also needs a signing key before it starts (idempotent; under $VAR_DIR/keys).
+    if [ "$service" = user-service ]; then
+      in_service "$service" sh -c '"$0" manage.py migrate --noinput -v 0 &&
+        "$0" manage.py ensure_signing_key' "$PY" >"$LOG_DIR/$service.migrate.log" 2>&1 &
+    else
+      in_service "$service" "$PY" manage.py migrate --noinput -v 0 \
+        >"$LOG_DIR/$service.migrate.log" 2>&1 &
+    fi
     pids+=("$!")
   done
   local i=0
@@ -358,8 +398,8 @@ cmd_up() {
     cmd_down >/dev/null
     exit 1
   fi
-  for name in "${HTTP_SERVICES[@]}"; do start_one "$name"; done
-  if ! wait_ready "${HTTP_SERVICES[@]}"; then
+  for name in "${HTTP_SERVICES[@]}" "${WORKERS[@]}"; do start_one "$name"; done
+  if ! wait_ready "${HTTP_SERVICES[@]}" "${WORKERS[@]}"; then
     cmd_down >/dev/null
     exit 1
   fi
@@ -380,6 +420,7 @@ print_urls() {
   say "  todo-service          http://127.0.0.1:$TODO_PORT   (admin: /admin/)"
   say "  user-service          http://127.0.0.1:$USER_PORT   (admin: /admin/)"
   say "  notification-service  http://127.0.0.1:$NOTIFICATION_PORT   (admin: /admin/)"
+  say "  flower                http://127.0.0.1:$FLOWER_PORT   (Celery monitoring)"
   say "  redis                 $REDIS_URL${EMBEDDED_REDIS:+ (embedded)}"
   say "  smtp                  $SMTP_HOST:$SMTP_PORT${SMTP_SINK:+ (sink; mail in $VAR_DIR/mail/new/)}"
   say "  logs                  $LOG_DIR/"
@@ -392,9 +433,9 @@ cmd_down() {
     say "Nothing is running."
     return 0
   fi
-  # Services first, so that they do not log errors about Redis going away.
+  # Services and workers first, so that they do not log errors about Redis going away.
   local stopping=()
-  for name in "${HTTP_SERVICES[@]}"; do
+  for name in "${HTTP_SERVICES[@]}" "${WORKERS[@]}"; do
     stop_one "$name" &
     stopping+=("$!")
   done
@@ -473,7 +514,7 @@ cmd_createsuperuser() {
 
 # --- tests --------------------------------------------------------------------
 
-TEST_SUITES=(lint types shared gateway todo user notification e2e)
+TEST_SUITES=(lint types shared gateway todo user notification deploy e2e)
 
 run_suite() {
   local suite="$1"
@@ -493,6 +534,8 @@ run_suite() {
       local service
       service="$(canonical "$suite")"
       (enter_service "$service" && exec "$PY" -m pytest "$@") ;;
+    deploy)
+      (cd "$ROOT/compose" && exec "$PY" -m pytest tests "$@") ;;
     e2e)
       (cd "$ROOT" && exec "$PY" -m pytest tests "$@") ;;
     *) die "unknown test suite '$suite' (one of: ${TEST_SUITES[*]})" ;;
@@ -511,15 +554,15 @@ cmd_test() {
   ensure_venv
   # Unit suites get a Redis of their own unless REDIS_URL names one; the
   # databases are the *_DATABASE_URLs when set (PostgreSQL in CI), else SQLite.
-  local test_var="$VAR_DIR/test"
-  mkdir -p "$test_var"
-  RUN_DIR="$test_var/run" LOG_DIR="$test_var/log"
+  # A folder per run, so that two test runs on one checkout don't share a Redis.
+  TEST_VAR="$VAR_DIR/test/run-$$"
+  RUN_DIR="$TEST_VAR/run" LOG_DIR="$TEST_VAR/log"
   mkdir -p "$RUN_DIR" "$LOG_DIR"
+  trap 'stop_one redis; rm -rf "$TEST_VAR"' EXIT
   if [ -z "${REDIS_URL:-}" ]; then
     EMBEDDED_REDIS=1 EMBEDDED_REDIS_PORT="$(free_port)"
     REDIS_URL="redis://127.0.0.1:$EMBEDDED_REDIS_PORT/0"
-    VAR_DIR="$test_var" start_one redis
-    trap 'stop_one redis' EXIT
+    VAR_DIR="$TEST_VAR" start_one redis
     wait_ready redis || die "could not start a Redis for the tests"
   fi
   export REDIS_URL
@@ -557,6 +600,11 @@ main() {
     migrate) cmd_migrate ;;
     createsuperuser) cmd_createsuperuser "$@" ;;
     test) cmd_test "$@" ;;
+    bench)
+      [ "${1:-}" = gateway ] || die "usage: ./manage-all.sh bench gateway [ARGS] (see bench/README.md)"
+      shift
+      ensure_venv
+      exec "$PY" "$ROOT/bench/gateway.py" "$@" ;;
     -h | --help | help) usage ;;
     "") usage >&2; exit 2 ;;
     *) say "Unknown command: $command" >&2; usage >&2; exit 2 ;;

@@ -25,6 +25,8 @@ SERVICES = {
     "user-service": "USER_PORT",
     "notification-service": "NOTIFICATION_PORT",
 }
+# Background processes manage-all.sh runs beside the four HTTP services.
+WORKERS = {"todo-relay", "notification-worker", "flower"}
 DATABASE_VARIABLES = {
     "todo-service": "TODO_DATABASE_URL",
     "user-service": "USER_DATABASE_URL",
@@ -43,6 +45,7 @@ SUITE_VARIABLES = [
     "VAR_DIR",
     "DATABASE_URL",
     "EMBEDDED_REDIS_PORT",
+    "FLOWER_PORT",
 ]
 
 
@@ -78,6 +81,8 @@ class Suite:
         self.ports = {service: free_port() for service in SERVICES}
         base = {k: v for k, v in os.environ.items() if k not in SUITE_VARIABLES}
         base.update({variable: str(self.ports[s]) for s, variable in SERVICES.items()})
+        self.flower_port = free_port()
+        base["FLOWER_PORT"] = str(self.flower_port)
         base["VAR_DIR"] = str(self.var_dir)
         base["READY_TIMEOUT"] = "60"
         self.env = {**base, **self.env}

@@ -13,6 +13,7 @@ from support import (
     DATABASE_VARIABLES,
     MANAGE_ALL,
     SERVICES,
+    WORKERS,
     process_alive,
     wait_for,
 )
@@ -34,7 +35,8 @@ def assert_all_healthy(suite) -> None:
 def assert_nothing_left(suite, pids: dict[str, int]) -> None:
     alive = [name for name, pid in pids.items() if process_alive(pid)]
     assert not alive, f"still running after down: {alive}"
-    listening = [s for s, port in suite.ports.items() if _listening(port)]
+    ports = {**suite.ports, "flower": suite.flower_port}
+    listening = [s for s, port in ports.items() if _listening(port)]
     assert not listening, f"ports still open after down: {listening}"
 
 
@@ -54,7 +56,7 @@ def test_up_starts_four_healthy_services_and_down_leaves_nothing_behind(make_sui
     # then
     assert_all_healthy(suite)
     pids = suite.pids()
-    assert set(pids) == {*SERVICES, "redis", "smtp"}
+    assert set(pids) == {*SERVICES, *WORKERS, "redis", "smtp"}
     suite.down()
     assert_nothing_left(suite, pids)
 

@@ -152,3 +152,15 @@ def test_service_tokens_reach_service_endpoints_but_not_user_ones(
         "client_id": "notification-service"
     }
     assert client.get("/me", headers=bearer(token)).status_code == 403
+
+
+def test_verify_can_leave_the_revocation_check_to_the_caller(token_factory) -> None:
+    # given a revoked token
+    token = token_factory.access(5)
+    claims = jwt.decode(token, options={"verify_signature": False})
+    tokens.revoke(claims["jti"], expires_at=claims["exp"])
+
+    # then the default verify refuses it, and check_revocation=False leaves that to the caller
+    with pytest.raises(tokens.InvalidToken, match="revoked"):
+        tokens.verify(token)
+    assert tokens.verify(token, check_revocation=False)["jti"] == claims["jti"]

@@ -9,13 +9,18 @@ them with :class:`IsEndUser` / :class:`IsServiceClient`.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rest_framework import authentication, exceptions, permissions
 from rest_framework.request import Request
-from rest_framework.views import APIView
 
 from servicekit import tokens
+
+if TYPE_CHECKING:
+    # Only for annotations: importing rest_framework.views here is circular when a
+    # project names a subclass of BearerTokenAuthentication in DEFAULT_AUTHENTICATION_CLASSES
+    # (DRF's views import reads that setting).
+    from rest_framework.views import APIView
 
 
 @dataclass(frozen=True)

@@ -78,7 +78,11 @@ class BodySizeLimitMiddleware:
 
 
 class AccessLogMiddleware:
-    """One log line per request: method, path, status, duration_ms, user_id."""
+    """One log line per request: method, path, status, duration_ms, user_id.
+
+    A view may add fields through a ``request.access_log`` dict (the gateway
+    adds the upstream and instance it used).
+    """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -95,6 +99,7 @@ class AccessLogMiddleware:
                 "status": response.status_code,
                 "duration_ms": duration_ms,
                 "user_id": _authenticated_user_id(request),
+                **getattr(request, "access_log", {}),
             },
         )
         return response

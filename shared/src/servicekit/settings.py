@@ -45,6 +45,37 @@ DEFAULTS: dict[str, Any] = {
     "JWKS_REFETCH_INTERVAL": 10,
     # ... and the clock skew tolerated on exp/iat.
     "JWT_LEEWAY_SECONDS": 5,
+    # Service tokens (servicekit.service_tokens): user-service's base URL (one, or a
+    # list of instances), this service's client credentials, and how many seconds
+    # before expiry a cached token is replaced.
+    "USER_SERVICE_URL": None,
+    "SERVICE_CLIENT_ID": None,
+    "SERVICE_CLIENT_SECRET": None,
+    "SERVICE_TOKEN_REFRESH_MARGIN": 30,
+    # Outbound calls to other services (servicekit.http): timeouts in seconds,
+    # retries of idempotent calls, and each upstream's circuit breaker.
+    "HTTP_CONNECT_TIMEOUT": 1.0,
+    "HTTP_READ_TIMEOUT": 5.0,
+    "HTTP_RETRIES": 2,
+    "HTTP_BREAKER_FAIL_MAX": 5,
+    "HTTP_BREAKER_RESET_SECONDS": 30,
+    # The transactional outbox (servicekit.outbox): where events are published
+    # (a Celery broker URL; None means REDIS_URL), as which task, on which queue ...
+    "BROKER_URL": None,
+    "OUTBOX_TASK_NAME": "notification.handle_event",
+    "OUTBOX_QUEUE": "notification.events",
+    # ... how the relay works: rows per batch, seconds between sweeps when no
+    # commit wakes it, the ceiling of its back-off while the broker is down,
+    "OUTBOX_BATCH_SIZE": 100,
+    "OUTBOX_SWEEP_SECONDS": 1.0,
+    "OUTBOX_MAX_BACKOFF_SECONDS": 2.0,
+    # ... how long published rows are kept, how often the relay prunes them (and
+    # runs the OUTBOX_HOUSEKEEPING callables, dotted paths, e.g. pruning idempotency keys),
+    "OUTBOX_RETENTION_DAYS": 7,
+    "OUTBOX_PRUNE_INTERVAL_SECONDS": 3600,
+    "OUTBOX_HOUSEKEEPING": [],
+    # ... and the relay lag (age of the oldest unpublished row) readiness warns about.
+    "OUTBOX_LAG_WARNING_SECONDS": 60,
 }
 
 

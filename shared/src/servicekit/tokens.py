@@ -92,8 +92,15 @@ def _load_jwks() -> dict[str, Any]:
 keyset = KeySet()
 
 
-def verify(token: str, *, expected_type: str = ACCESS) -> dict[str, Any]:
-    """The token's claims, or :class:`InvalidToken` saying what is wrong with it."""
+def verify(
+    token: str, *, expected_type: str = ACCESS, check_revocation: bool = True
+) -> dict[str, Any]:
+    """The token's claims, or :class:`InvalidToken` saying what is wrong with it.
+
+    ``check_revocation=False`` skips the denylist lookup for a caller that checks
+    ``DENYLIST_PREFIX + jti`` itself (the gateway, in the same Redis round trip as
+    its rate limit).
+    """
     try:
         header = jwt.get_unverified_header(token)
     except jwt.DecodeError:
@@ -117,7 +124,7 @@ def verify(token: str, *, expected_type: str = ACCESS) -> dict[str, Any]:
         raise InvalidToken(f"Token is invalid: {exc}.") from None
     if claims.get("token_type") != expected_type:
         raise InvalidToken(f"Token type must be {expected_type!r}.")
-    if is_revoked(claims["jti"]):
+    if check_revocation and is_revoked(claims["jti"]):
         raise InvalidToken("Token has been revoked.")
     return claims
 
