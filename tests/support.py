@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import socket
 import subprocess
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import requests
+from servicekit.testing import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 MANAGE_ALL = ROOT / "manage-all.sh"
@@ -26,7 +24,7 @@ SERVICES = {
     "notification-service": "NOTIFICATION_PORT",
 }
 # Background processes manage-all.sh runs beside the four HTTP services.
-WORKERS = {"todo-relay", "notification-worker", "flower"}
+WORKERS = {"todo-relay", "user-relay", "notification-worker", "flower"}
 DATABASE_VARIABLES = {
     "todo-service": "TODO_DATABASE_URL",
     "user-service": "USER_DATABASE_URL",
@@ -47,27 +45,6 @@ SUITE_VARIABLES = [
     "EMBEDDED_REDIS_PORT",
     "FLOWER_PORT",
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def port_is_listening(port: int) -> bool:
-    with socket.socket() as sock:
-        sock.settimeout(0.5)
-        return sock.connect_ex(("127.0.0.1", port)) == 0
-
-
-def wait_for(condition, *, timeout: float, interval: float = 0.2, what: str) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 @dataclass
@@ -170,29 +147,3 @@ class PostgresServer:
     def create_database(self, name: str) -> str:
         self.run("createdb", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", name)
         return f"postgres://postgres@127.0.0.1:{self.port}/{name}"
-
-
-@dataclass
-class RedisServer:
-    """A real redis-server process of the tests' own (an "external" Redis to the suite)."""
-
-    binary: str
-    port: int
-    process: subprocess.Popen | None = None  # type: ignore[type-arg]
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", ""],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        wait_for(lambda: port_is_listening(self.port), timeout=10, what="redis-server")
-
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            self.process.wait(timeout=10)

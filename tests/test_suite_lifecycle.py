@@ -8,6 +8,7 @@ import time
 
 import pytest
 import requests
+from servicekit.testing import port_is_listening, wait_for
 
 from support import (
     DATABASE_VARIABLES,
@@ -15,7 +16,6 @@ from support import (
     SERVICES,
     WORKERS,
     process_alive,
-    wait_for,
 )
 
 pytestmark = pytest.mark.e2e
@@ -36,14 +36,8 @@ def assert_nothing_left(suite, pids: dict[str, int]) -> None:
     alive = [name for name, pid in pids.items() if process_alive(pid)]
     assert not alive, f"still running after down: {alive}"
     ports = {**suite.ports, "flower": suite.flower_port}
-    listening = [s for s, port in ports.items() if _listening(port)]
+    listening = [s for s, port in ports.items() if port_is_listening(port)]
     assert not listening, f"ports still open after down: {listening}"
-
-
-def _listening(port: int) -> bool:
-    from support import port_is_listening
-
-    return port_is_listening(port)
 
 
 def test_up_starts_four_healthy_services_and_down_leaves_nothing_behind(make_suite) -> None:

@@ -70,6 +70,36 @@ def database_services() -> list[str]:
 
 
 @cache
+def outbox_services() -> list[str]:
+    """Services with a transactional outbox (``servicekit.outbox`` in INSTALLED_APPS)."""
+    app = re.compile(r'^\s*"servicekit\.outbox",\s*$', re.M)
+    return sorted(
+        service
+        for service, folder in project_dirs().items()
+        if app.search((REPO / folder / "config/settings.py").read_text())
+    )
+
+
+@cache
+def manage_all_relays() -> list[str]:
+    """The services whose outbox relay ``manage-all.sh up`` runs (``todo-relay`` ...)."""
+    match = re.search(r"^WORKERS=\(([^)]*)\)", MANAGE_ALL.read_text(), re.M)
+    assert match, "manage-all.sh has no WORKERS"
+    relays = [name for name in match.group(1).split() if name.endswith("-relay")]
+    return sorted(f"{name.removesuffix('-relay')}-service" for name in relays)
+
+
+def relay_name(service: str) -> str:
+    """``user-service`` -> ``user-outbox-relay``, its compose service and Deployment."""
+    return f"{service.removesuffix('-service')}-outbox-relay"
+
+
+def has_celery_app(folder: str) -> bool:
+    """Whether ``celery -A config`` finds an app in the project (its config/celery.py)."""
+    return (REPO / folder / "config/celery.py").is_file()
+
+
+@cache
 def readiness_path() -> str:
     """The path ``manage-all.sh up -d`` waits on."""
     match = re.search(r'/(health[\w/]*)"\)', _shell_function("is_ready"))

@@ -10,7 +10,16 @@ from typing import Any
 
 import pytest
 import yaml
-from facts import COMPOSE_DIR, COMPOSE_FILE, compose, compose_project, database_services
+from facts import (
+    COMPOSE_DIR,
+    COMPOSE_FILE,
+    compose,
+    compose_project,
+    database_services,
+    has_celery_app,
+    outbox_services,
+    relay_name,
+)
 
 # Only these publish host ports; every other service can run as several replicas.
 PUBLISHING = {"api-gateway", "flower", "mailpit"}
@@ -72,11 +81,13 @@ def test_only_the_front_doors_publish_host_ports_so_services_scale() -> None:
 
 
 def test_long_running_services_have_healthchecks_and_restart() -> None:
+    relays = {relay_name(service) for service in outbox_services()}
     for name, service in services().items():
-        if service.get("restart") == "no" or name == "todo-outbox-relay":
-            continue  # one-shots; the relay has no port to probe (docs/deploy.md)
-        assert "healthcheck" in service, name
+        if service.get("restart") == "no":
+            continue  # one-shots
         assert service.get("restart") == "unless-stopped", name
+        if name not in relays:  # a relay has no port to probe (docs/deploy.md)
+            assert "healthcheck" in service, name
 
 
 def test_each_database_service_has_its_own_postgres_a_migration_and_waits_for_it() -> None:
@@ -120,12 +131,37 @@ def test_the_expected_processes_run() -> None:
     celery_worker = ["celery", "-A", "config", "worker", "-Q"]
 
     assert commands["todo-outbox-relay"] == ["python", "manage.py", "relay_outbox"]
+    assert commands["user-outbox-relay"] == ["python", "manage.py", "relay_outbox"]
     assert commands["user-signing-key"] == ["python", "manage.py", "ensure_signing_key"]
     assert commands["notification-worker"][:6] == [*celery_worker, "notification.events"]
-    assert commands["user-worker"][:6] == [*celery_worker, "user.saga"]
     assert commands["flower"][:4] == ["celery", "-A", "config", "flower"]
     assert services()["mailpit"]["image"].startswith("axllent/mailpit:")
     assert services()["redis"]["image"].startswith("redis:7")
+
+
+def test_every_service_with_an_outbox_runs_its_relay_in_its_image_and_environment() -> None:
+    for service in outbox_services():
+        api, relay = services()[service], services()[relay_name(service)]
+        where = relay_name(service)
+        # Given: the service's own image and the very same environment
+        assert relay["command"] == ["python", "manage.py", "relay_outbox"], where
+        assert (relay["image"], relay["build"]) == (api["image"], api["build"]), where
+        assert relay["environment"] == api["environment"], where
+        # Then: no port, no volume (the relay signs nothing), so it scales ...
+        assert "ports" not in relay, where
+        assert "volumes" not in relay, where
+        # ... and it starts once the schema is in and the broker is up
+        short = service.removesuffix("-service")
+        assert _waits_for(where, f"{short}-migrate"), where
+        assert relay["depends_on"]["redis"]["condition"] == "service_healthy", where
+
+
+def test_every_celery_process_belongs_to_a_project_with_a_celery_app() -> None:
+    for name, service in services().items():
+        if service.get("command", [])[:3] == ["celery", "-A", "config"]:
+            folder = compose_project(service)
+            assert folder, f"{name} runs Celery without a project image"
+            assert has_celery_app(folder), f"{name}: {folder} has no Celery app"
 
 
 def test_every_secret_comes_from_the_env_file_or_has_a_default() -> None:

@@ -22,6 +22,8 @@ from facts import (
     env_names_required_in_production,
     health_paths,
     image_service,
+    manage_all_relays,
+    outbox_services,
     pod_spec,
     project_dirs,
     readiness_path,
@@ -60,6 +62,9 @@ def test_the_facts_are_found_in_manage_all_and_the_code() -> None:
     assert LIVENESS_PATH in health_paths()
     for folder in project_dirs().values():
         assert {"DJANGO_SECRET_KEY", "REDIS_URL", "PORT"} <= env_names_read(folder)
+    # The services with an outbox are the ones manage-all.sh runs a relay for.
+    assert outbox_services()
+    assert outbox_services() == manage_all_relays()
 
 
 # --- images -----------------------------------------------------------------------

@@ -7,7 +7,18 @@ from typing import Any
 
 import kubernetes_validate
 import pytest
-from facts import OVERLAYS, Manifest, all_containers, database_services, pod_spec
+from facts import (
+    OVERLAYS,
+    Manifest,
+    all_containers,
+    database_services,
+    has_celery_app,
+    image_service,
+    outbox_services,
+    pod_spec,
+    project_dirs,
+    relay_name,
+)
 from kubernetes_validate.utils import SchemaNotFoundError, ValidationError
 
 # The oldest Kubernetes still commonly run, and the newest kubernetes-validate ships.
@@ -131,6 +142,49 @@ def test_network_policies_deny_by_default_and_open_service_ports_to_the_suite_on
                 {"todo-suite/tier": "gateway"},
                 {"todo-suite/tier": "service"},
             ], name
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_every_service_with_an_outbox_runs_its_relay_in_its_image_and_environment(
+    overlays: dict[str, list[Manifest]], overlay: str
+) -> None:
+    deployments = by_kind(overlays[overlay], "Deployment")
+    for service in outbox_services():
+        where = f"{overlay} {relay_name(service)}"
+        relay = deployments[relay_name(service)]
+        labels = {"app.kubernetes.io/name": service, "app.kubernetes.io/component": "relay"}
+        assert relay["spec"]["selector"]["matchLabels"] == labels, where
+        assert relay["spec"]["template"]["metadata"]["labels"].items() >= {
+            **labels, "todo-suite/tier": "service"
+        }.items(), where  # fmt: skip
+        spec = relay["spec"]["template"]["spec"]
+        (container,) = spec["containers"]
+        (api,) = deployments[service]["spec"]["template"]["spec"]["containers"]
+        # Given: the service's own image and the very same environment
+        assert container["command"] == ["python", "manage.py", "relay_outbox"], where
+        assert image_service(container["image"]) == service, where
+        assert container["image"] == api["image"], where
+        assert container["envFrom"] == api["envFrom"], where
+        # Then: no port, no probe, and no volume but its in-memory /tmp
+        assert "ports" not in container, where
+        assert not {"livenessProbe", "readinessProbe", "startupProbe"} & container.keys()
+        assert [volume["name"] for volume in spec["volumes"]] == ["tmp"], where
+        # ... and it waits for the schema like the service's pods do
+        assert [c["name"] for c in spec["initContainers"]] == ["wait-for-migrations"], where
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_every_celery_process_belongs_to_a_project_with_a_celery_app(
+    overlays: dict[str, list[Manifest]], overlay: str
+) -> None:
+    for manifest in overlays[overlay]:
+        spec = pod_spec(manifest)
+        for container in all_containers(spec) if spec else []:
+            service = image_service(container["image"])
+            if container.get("command", [])[:3] == ["celery", "-A", "config"]:
+                where = f"{overlay} {manifest['metadata']['name']}"
+                assert service in project_dirs(), where
+                assert has_celery_app(project_dirs()[service]), f"{where}: no Celery app"
 
 
 def test_backing_services_run_in_the_dev_overlay_only(

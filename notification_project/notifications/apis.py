@@ -16,7 +16,6 @@ from servicekit.authentication import BearerTokenAuthentication, IsEndUser, Toke
 
 from notifications import selectors, services
 from notifications.models import Notification
-from notifications.pagination import NotificationPagination
 from notifications.serializers import NotificationSerializer, PreferenceSerializer
 
 
@@ -34,7 +33,6 @@ class NotificationListApi(generics.ListAPIView):
     authentication_classes = [BearerTokenAuthentication]
     permission_classes = [IsEndUser]
     serializer_class = NotificationSerializer
-    pagination_class = NotificationPagination
 
     def get_queryset(self) -> QuerySet[Notification]:
         return selectors.notification_list(user_id=caller_id(self.request))

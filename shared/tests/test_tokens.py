@@ -12,7 +12,7 @@ import pytest
 from django.test import Client
 
 from servicekit import tokens
-from servicekit.testing import TokenFactory, _rsa_key
+from servicekit.testing import TokenFactory, rsa_key
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -58,8 +58,8 @@ def forged_tokens(factory: TokenFactory) -> dict[str, str]:
     return {
         "alg none": f"{b64({'alg': 'none', 'typ': 'JWT', 'kid': factory.kid})}.{payload}.",
         "HS256 signed with the public key": f"{hs256_input.decode()}.{hs256_signature.decode()}",
-        "another RSA key with a known kid": factory.sign(claims, key=_rsa_key("attacker")),
-        "unknown kid": factory.sign(claims, key=_rsa_key("attacker"), kid="attacker-key"),
+        "another RSA key with a known kid": factory.sign(claims, key=rsa_key("attacker")),
+        "unknown kid": factory.sign(claims, key=rsa_key("attacker"), kid="attacker-key"),
         "expired": factory.sign({**claims, "exp": int(time.time()) - 60}),
         "tampered payload": f"{header}.{b64({**claims, 'user_id': 1})}.{signature}",
         "refresh token used as access": factory.sign({**claims, "token_type": "refresh"}),

@@ -54,11 +54,7 @@ INSTALLED_APPS = [
     "servicekit.outbox",
     "todos",
 ]
-MIDDLEWARE = [
-    *defaults.MIDDLEWARE[:1],
-    "servicekit.events.middleware.TraceContextMiddleware",
-    *defaults.MIDDLEWARE[1:],
-]
+MIDDLEWARE = defaults.MIDDLEWARE
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
 TEMPLATES = defaults.TEMPLATES

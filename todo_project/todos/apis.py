@@ -10,9 +10,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 from servicekit.authentication import TokenUser
+from servicekit.pagination import PageNumberPagination
 
 from todos import idempotency, selectors, services
-from todos.pagination import TodoPagination
 from todos.serializers import (
     TodoFilterSerializer,
     TodoInputSerializer,
@@ -37,7 +37,7 @@ class TodoListCreateApi(APIView):
         filters = TodoFilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
         todos = selectors.todo_list(user_id=_user_id(request), **filters.validated_data)
-        paginator = TodoPagination()
+        paginator = PageNumberPagination()
         page = paginator.paginate_queryset(todos, request, view=self)
         return paginator.get_paginated_response(TodoSerializer(page, many=True).data)
 

@@ -24,6 +24,7 @@ from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 from servicekit import tokens as servicekit_tokens
 from servicekit.exceptions import ServiceError
+from servicekit.outbox.services import emit_event
 
 from accounts.exceptions import (
     AccountLocked,
@@ -69,10 +70,16 @@ def user_register(*, username: str, email: str, password: str) -> User:
         raise ValidationError({"password": list(exc.messages)}) from None
     user.set_password(password)
     try:
-        # A savepoint: a concurrent registration of the same name loses here, cleanly.
+        # One transaction for the account and its event (the outbox): both or neither.
         with transaction.atomic():
             user.save()
+            emit_event(
+                event_type="user.registered",
+                subject=f"users/{user.pk}",
+                data={"user_id": user.pk, "username": user.username, "email": user.email},
+            )
     except IntegrityError:
+        # A concurrent registration of the same name loses here, cleanly.
         raise ValidationError({"username": [DUPLICATE_USERNAME]}) from None
     logger.info("user_registered", extra={"user_id": user.pk})
     return user

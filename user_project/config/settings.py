@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "rest_framework_simplejwt.token_blacklist",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "servicekit.outbox",
     "accounts",
 ]
 AUTH_USER_MODEL = "accounts.User"
@@ -77,7 +78,6 @@ REST_FRAMEWORK = {
     **defaults.REST_FRAMEWORK,
     "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.authentication.UserTokenAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PAGINATION_CLASS": "accounts.pagination.PageNumberPagination",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
@@ -187,6 +187,7 @@ SERVICEKIT = {
         "servicekit.health.check_databases",
         "servicekit.health.check_redis",
         "accounts.keys.check_signing_key",
+        "servicekit.outbox.health.check_outbox",
     ],
 }
 LOGGING = logging_config(service=SERVICE_NAME, level=env.str("LOG_LEVEL", default="INFO"))

@@ -10,7 +10,7 @@ import jwt
 import pytest
 from django.test import Client
 from servicekit import tokens
-from servicekit.testing import TokenFactory, _rsa_key
+from servicekit.testing import TokenFactory, rsa_key
 
 from gateway.tests.conftest import FakeUpstream
 from gateway.tests.helpers import bearer
@@ -31,8 +31,8 @@ def forgeries(factory: TokenFactory) -> dict[str, str]:
             algorithm="HS256",
             headers={"kid": factory.kid},
         ),
-        "wrong key": factory.sign(claims, key=_rsa_key("attacker")),
-        "unknown kid": factory.sign(claims, key=_rsa_key("attacker"), kid="attacker"),
+        "wrong key": factory.sign(claims, key=rsa_key("attacker")),
+        "unknown kid": factory.sign(claims, key=rsa_key("attacker"), kid="attacker"),
         "expired": factory.sign({**claims, "exp": int(time.time()) - 60}),
         "tampered": f"{header}.{b64({**claims, 'user_id': 1})}.{signature}",
         "refresh token": factory.sign({**claims, "token_type": "refresh"}),

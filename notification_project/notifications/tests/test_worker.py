@@ -21,9 +21,9 @@ import pytest
 import requests
 from celery import Celery
 from django.conf import settings
-from servicekit.testing import run_manage
+from servicekit.testing import RedisServer, free_port, run_manage, wait_for
 
-from notifications.tests.support import RedisServer, SmtpSink, Worker, free_port, wait_for
+from notifications.tests.support import SmtpSink, Worker
 
 pytestmark = pytest.mark.worker
 

@@ -13,6 +13,8 @@ from typing import Any
 # admin static files skip the remaining middleware.
 MIDDLEWARE: list[str] = [
     "servicekit.middleware.RequestIdMiddleware",
+    # W3C traceparent in, copied into the events this request causes.
+    "servicekit.events.middleware.TraceContextMiddleware",
     "servicekit.middleware.AccessLogMiddleware",
     "servicekit.middleware.BodySizeLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -31,8 +33,7 @@ REST_FRAMEWORK: dict[str, Any] = {
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
-    "PAGE_SIZE": 20,
+    "DEFAULT_PAGINATION_CLASS": "servicekit.pagination.PageNumberPagination",
     "EXCEPTION_HANDLER": "servicekit.exceptions.exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 from rest_framework.test import APIClient
-from servicekit.testing import TokenFactory
+from servicekit.testing import RedisServer, TokenFactory
 
-from todos.tests.support import ALICE, BOB, RedisProcess, free_port
+from todos.tests.support import ALICE, BOB
 
 
 @pytest.fixture
@@ -44,9 +44,9 @@ def service_client(token_factory: TokenFactory) -> APIClient:
 
 
 @pytest.fixture
-def private_redis(settings: Any) -> Iterator[RedisProcess]:
+def private_redis(settings: Any) -> Iterator[RedisServer]:
     """A Redis only this test uses, as broker and wake-up channel of the outbox."""
-    server = RedisProcess(port=free_port())
+    server = RedisServer()
     server.start()
     settings.SERVICEKIT = {
         **settings.SERVICEKIT,

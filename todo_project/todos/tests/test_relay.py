@@ -25,11 +25,11 @@ from servicekit.outbox import services as outbox_services
 from servicekit.outbox.models import OutboxMessage
 from servicekit.outbox.relay import PublishFailed, Relay
 from servicekit.outbox.testing import published_envelopes, published_messages
+from servicekit.testing import RedisServer
 
 from todos import services
 from todos.tests.support import (
     ALICE,
-    RedisProcess,
     in_failing_transaction,
     make_todo,
     on_postgresql,
@@ -68,7 +68,7 @@ def running_relay() -> Iterator[Relay]:
 @pytest.mark.django_db
 class TestPublishing:
     def test_each_row_is_published_once_oldest_first_as_a_celery_task(
-        self, private_redis: RedisProcess
+        self, private_redis: RedisServer
     ) -> None:
         todo = make_todo(ALICE, title="one")
         make_todo(ALICE, title="two")
@@ -86,7 +86,7 @@ class TestPublishing:
         assert OutboxMessage.objects.pending().count() == 0
 
     def test_with_the_broker_unreachable_rows_stay_pending_with_the_error(
-        self, private_redis: RedisProcess
+        self, private_redis: RedisServer
     ) -> None:
         make_todo(ALICE)
         private_redis.stop()
@@ -100,7 +100,7 @@ class TestPublishing:
         assert "refused" in row.last_error.lower()
 
     def test_the_management_command_publishes_what_is_pending(
-        self, private_redis: RedisProcess
+        self, private_redis: RedisServer
     ) -> None:
         make_todo(ALICE)
         make_todo(ALICE)
@@ -110,7 +110,7 @@ class TestPublishing:
         assert len(published_envelopes(private_redis.url)) == 2
 
     def test_old_published_rows_are_pruned_and_pending_ones_kept(
-        self, private_redis: RedisProcess
+        self, private_redis: RedisServer
     ) -> None:
         make_todo(ALICE)
         Relay().drain()
@@ -122,7 +122,7 @@ class TestPublishing:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_commit_wakes_the_relay_and_a_rollback_does_not(private_redis: RedisProcess) -> None:
+def test_a_commit_wakes_the_relay_and_a_rollback_does_not(private_redis: RedisServer) -> None:
     client = redis.Redis.from_url(private_redis.url)
     key = outbox_services.wake_key()
 
@@ -137,7 +137,7 @@ def test_a_commit_wakes_the_relay_and_a_rollback_does_not(private_redis: RedisPr
 
 @pytest.mark.django_db(transaction=True)
 def test_a_running_relay_publishes_committed_events(
-    private_redis: RedisProcess, running_relay: Relay
+    private_redis: RedisServer, running_relay: Relay
 ) -> None:
     make_todo(ALICE)
 
@@ -147,7 +147,7 @@ def test_a_running_relay_publishes_committed_events(
 
 @pytest.mark.django_db(transaction=True)
 def test_redis_down_writes_succeed_rows_wait_and_are_all_published_once_after(
-    private_redis: RedisProcess, running_relay: Relay, alice: APIClient
+    private_redis: RedisServer, running_relay: Relay, alice: APIClient
 ) -> None:
     # given Redis (the broker) goes away
     private_redis.stop()
@@ -181,7 +181,7 @@ def test_redis_down_writes_succeed_rows_wait_and_are_all_published_once_after(
 
 
 @pytest.mark.django_db(transaction=True)
-def test_two_relays_at_once_publish_each_row_once(private_redis: RedisProcess) -> None:
+def test_two_relays_at_once_publish_each_row_once(private_redis: RedisServer) -> None:
     if not on_postgresql():
         pytest.skip("SQLite has no row locks: run one relay with SQLite (see relay.py)")
     # given 300 pending events
@@ -215,7 +215,7 @@ def test_readiness_warns_without_failing_when_the_relay_lags(client: Client, set
 
 @pytest.mark.django_db
 def test_readiness_reports_no_lag_when_all_is_published(
-    client: Client, private_redis: RedisProcess
+    client: Client, private_redis: RedisServer
 ) -> None:
     make_todo(ALICE)
     Relay().drain()

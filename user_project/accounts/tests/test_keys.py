@@ -12,7 +12,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from django.core.management import call_command
 from django.test import Client
-from servicekit.testing import _rsa_key, run_manage
+from servicekit.testing import rsa_key, run_manage
 
 from accounts import keys
 
@@ -42,7 +42,7 @@ def test_rotation_drops_keys_no_live_token_can_need(signing_key_dir: Path) -> No
     (current,) = (p.stem for p in signing_key_dir.glob("*.pem"))
     ancient = signing_key_dir / "20200101T000000000000Z-ancient0.pem"
     successor = signing_key_dir / "20200102T000000000000Z-success0.pem"
-    pem = _rsa_key("old").private_bytes(
+    pem = rsa_key("old").private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
     ancient.write_bytes(pem)
@@ -58,7 +58,7 @@ def test_rotation_drops_keys_no_live_token_can_need(signing_key_dir: Path) -> No
 
 
 def test_a_fixed_key_from_the_environment_signs_with_a_stable_kid(settings, db) -> None:
-    private = _rsa_key("fixed")
+    private = rsa_key("fixed")
     settings.JWT_SIGNING_KEY_PEM = private.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     ).decode()

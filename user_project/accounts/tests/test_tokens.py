@@ -15,7 +15,7 @@ import pytest
 from django.core.management import call_command
 from rest_framework.test import APIClient
 from servicekit import tokens
-from servicekit.testing import _rsa_key
+from servicekit.testing import rsa_key
 
 from accounts import keys, services
 from accounts.tests.conftest import MakeUser, bearer
@@ -170,7 +170,7 @@ def forgeries(valid: str) -> dict[str, str]:
     )
     hs_input = f"{_b64({'alg': 'HS256', 'typ': 'JWT', 'kid': kid})}.{payload}"
     hs_signature = _b64(hmac.new(public_pem, hs_input.encode(), hashlib.sha256).digest())
-    attacker = _rsa_key("attacker")
+    attacker = rsa_key("attacker")
 
     def sign(extra: dict[str, Any], key: Any = None, key_id: str = kid) -> str:
         return jwt.encode(
@@ -231,7 +231,7 @@ def test_a_forged_refresh_token_cannot_be_refreshed(
     refresh = login()["refresh"]
     claims = jwt.decode(refresh, options={"verify_signature": False})
     kid = jwt.get_unverified_header(refresh)["kid"]
-    forged = jwt.encode(claims, _rsa_key("attacker"), algorithm="RS256", headers={"kid": kid})
+    forged = jwt.encode(claims, rsa_key("attacker"), algorithm="RS256", headers={"kid": kid})
 
     assert api.post("/auth/refresh", {"refresh": forged}).status_code == 401
 

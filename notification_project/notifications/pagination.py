@@ -1,9 +1,0 @@
-from rest_framework.pagination import PageNumberPagination
-
-
-class NotificationPagination(PageNumberPagination):
-    """``?page=`` and ``?page_size=`` (default 20, at most 100), as api.md asks of collections."""
-
-    page_size = 20
-    page_size_query_param = "page_size"
-    max_page_size = 100
