@@ -168,3 +168,26 @@ def test_the_breaker_opens_and_then_refuses_without_calling(peers, settings) -> 
     assert len(peer.requests) == 2
     # and every client of that service in the process shares the breaker
     assert http.HttpClient("notification-service", peer.url).breaker is client.breaker
+
+
+def test_failing_to_get_a_token_counts_against_the_upstreams_breaker(peers, settings) -> None:
+    # given an upstream whose token endpoint is down (the token callable fails)
+    settings.SERVICEKIT = {**settings.SERVICEKIT, "HTTP_BREAKER_FAIL_MAX": 2}
+    http.reset_breakers()
+    peer = peers(lambda m, p, b: (200, {"ok": True}))
+
+    def token() -> str:
+        raise ConnectionError("user-service refused the connection")
+
+    client = http.HttpClient("user-service", peer.url, retries=0, token=token)
+
+    # when calls keep failing for want of a token
+    for _ in range(2):
+        with pytest.raises(ConnectionError):
+            client.get("/internal/users/1")
+    with pytest.raises(http.UpstreamUnavailable) as caught:
+        client.get("/internal/users/1")
+
+    # then the breaker opened, and the upstream was never called without a token
+    assert caught.value.get_codes() == "circuit_open"
+    assert peer.requests == []

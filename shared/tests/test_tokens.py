@@ -164,3 +164,57 @@ def test_verify_can_leave_the_revocation_check_to_the_caller(token_factory) -> N
     with pytest.raises(tokens.InvalidToken, match="revoked"):
         tokens.verify(token)
     assert tokens.verify(token, check_revocation=False)["jti"] == claims["jti"]
+
+
+class JwksServer:
+    """A real HTTP server answering with a JWKS, the way user-service does."""
+
+    def __init__(self, jwks: dict[str, Any]) -> None:
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        body = json.dumps(jwks).encode()
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/.well-known/jwks.json"
+        import threading
+
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_a_new_process_verifies_tokens_while_the_jwks_url_is_down(
+    client: Client, token_factory: TokenFactory, settings
+) -> None:
+    # given keys fetched once over HTTP (and remembered in Redis)
+    server = JwksServer(token_factory.jwks())
+    settings.SERVICEKIT = {**settings.SERVICEKIT, "JWKS_PROVIDER": None, "JWKS_URL": server.url}
+    tokens.keyset.clear()
+    assert client.get("/me", headers=bearer(token_factory.access(1))).status_code == 200
+
+    # when user-service goes away and a fresh process (empty key cache) gets a token
+    server.stop()
+    tokens.keyset.clear()
+    response = client.get("/me", headers=bearer(token_factory.access(1)))
+
+    # then the last known keys verify it
+    assert response.status_code == 200
+    # and without them (nothing remembered either) the token cannot be checked: 401
+    from servicekit.redis import get_redis
+
+    get_redis().delete(tokens.LAST_KNOWN_JWKS_PREFIX + server.url)
+    tokens.keyset.clear()
+    assert client.get("/me", headers=bearer(token_factory.access(1))).status_code == 401

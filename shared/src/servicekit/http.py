@@ -178,8 +178,6 @@ class HttpClient:
         sent = dict(headers or {})
         if idempotency_key:
             sent["Idempotency-Key"] = idempotency_key
-        if self.token is not None:
-            sent["Authorization"] = f"Bearer {self.token()}"
         request_id = request_id_var.get()
         if request_id:
             sent.setdefault("X-Request-ID", request_id)
@@ -187,6 +185,10 @@ class HttpClient:
         attempts = 1 + (self.retries if retryable else 0)
 
         def call() -> requests.Response:
+            if self.token is not None:
+                # Inside the breaker: failing to get a token from the upstream (it is
+                # down) counts against the upstream like any other failed call.
+                sent["Authorization"] = f"Bearer {self.token()}"
             last: UpstreamError | None = None
             for attempt in range(attempts):
                 if attempt:

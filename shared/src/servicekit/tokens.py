@@ -11,6 +11,7 @@ inside user-service, from the callable named by ``SERVICEKIT["JWKS_PROVIDER"]``.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -84,9 +85,40 @@ def _load_jwks() -> dict[str, Any]:
     url = servicekit_settings.JWKS_URL
     if not url:
         raise ValueError("neither SERVICEKIT['JWKS_URL'] nor ['JWKS_PROVIDER'] is set")
-    response = requests.get(url, timeout=(1.0, 3.0))
-    response.raise_for_status()
-    return dict(response.json())
+    try:
+        response = requests.get(url, timeout=(1.0, 3.0))
+        response.raise_for_status()
+        jwks = dict(response.json())
+    except (requests.RequestException, ValueError):
+        # A process that starts (or a gunicorn worker that forks) while user-service
+        # is down still knows the keys: the last set any process fetched, in Redis.
+        remembered = _last_known_jwks(url)
+        if remembered is None:
+            raise
+        logger.warning("jwks_fetch_failed_using_last_known_keys", extra={"url": url})
+        return remembered
+    _remember_jwks(url, jwks)
+    return jwks
+
+
+LAST_KNOWN_JWKS_PREFIX = "jwks:last-known:"
+LAST_KNOWN_JWKS_SECONDS = 24 * 3600
+
+
+def _remember_jwks(url: str, jwks: dict[str, Any]) -> None:
+    """Public keys only: safe to share; kept a day, longer than any key stays listed."""
+    try:
+        get_redis().set(LAST_KNOWN_JWKS_PREFIX + url, json.dumps(jwks), ex=LAST_KNOWN_JWKS_SECONDS)
+    except redis.RedisError as exc:
+        logger.warning("jwks_remember_failed", extra={"error": str(exc)})
+
+
+def _last_known_jwks(url: str) -> dict[str, Any] | None:
+    try:
+        raw = get_redis().get(LAST_KNOWN_JWKS_PREFIX + url)
+    except redis.RedisError:
+        return None
+    return dict(json.loads(raw)) if raw else None
 
 
 keyset = KeySet()
