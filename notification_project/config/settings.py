@@ -166,7 +166,13 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "socket_connect_timeout": 5,
     "socket_keepalive": True,
     "health_check_interval": 10,
-    "retry_on_timeout": True,
+    # No "retry_on_timeout" (nor "retry_on_error"): either one makes redis-py give
+    # every broker connection a Retry(NoBackoff(), 1), and then a pub/sub read
+    # that finds the old Redis gone silently reconnects to the restarted one
+    # (without re-subscribing, as kombu sets the connection itself) and waits
+    # on it with no timeout (redis-py 8 blocks pub/sub reads forever): the
+    # worker hangs without a log line. Without a retry, the ConnectionError
+    # reaches Celery, which reconnects and re-subscribes everything itself.
 }
 # Keep trying to reach Redis forever, at start-up and after a connection loss.
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
