@@ -14,6 +14,19 @@ from todos import services
 from todos.models import Priority, Todo
 
 ALICE, BOB = 7, 8
+# The todo object of api.md, field for field.
+TODO_FIELDS = {
+    "id",
+    "title",
+    "description",
+    "completed",
+    "priority",
+    "due_date",
+    "user_id",
+    "created_at",
+    "updated_at",
+    "completed_at",
+}
 T = TypeVar("T")
 
 

@@ -9,23 +9,9 @@ from rest_framework.test import APIClient
 from servicekit.outbox.models import OutboxMessage
 
 from todos.models import Todo
-from todos.tests.support import ALICE, BOB, outbox_events
+from todos.tests.support import ALICE, BOB, TODO_FIELDS, outbox_events
 
 pytestmark = pytest.mark.django_db
-
-TODO_FIELDS = {
-    "id",
-    "title",
-    "description",
-    "completed",
-    "priority",
-    "due_date",
-    "user_id",
-    "created_at",
-    "updated_at",
-    "completed_at",
-}
-
 
 # -- POST /todos ---------------------------------------------------------------
 

@@ -13,20 +13,6 @@ from todos.tests.support import ALICE, BOB, make_todo
 
 pytestmark = pytest.mark.django_db
 
-TODO_FIELDS = {
-    "id",
-    "title",
-    "description",
-    "completed",
-    "priority",
-    "due_date",
-    "user_id",
-    "created_at",
-    "updated_at",
-    "completed_at",
-}
-
-
 # -- GET /todos ------------------------------------------------------------------
 
 
