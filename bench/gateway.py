@@ -21,7 +21,6 @@ import os
 import platform
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -31,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import requests
+from servicekit.testing import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 MANAGE_ALL = ROOT / "manage-all.sh"
@@ -40,12 +40,6 @@ PORT_VARIABLES = {
     "user-service": "USER_PORT",
     "notification-service": "NOTIFICATION_PORT",
 }
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass

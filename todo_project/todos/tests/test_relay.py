@@ -8,7 +8,6 @@ can stop it and start it again; what was published is read back from the
 from __future__ import annotations
 
 import threading
-import time
 from collections import Counter
 from collections.abc import Iterator
 from datetime import timedelta
@@ -25,7 +24,7 @@ from servicekit.outbox import services as outbox_services
 from servicekit.outbox.models import OutboxMessage
 from servicekit.outbox.relay import PublishFailed, Relay
 from servicekit.outbox.testing import published_envelopes, published_messages
-from servicekit.testing import RedisServer
+from servicekit.testing import RedisServer, wait_for
 
 from todos import services
 from todos.tests.support import (
@@ -35,15 +34,6 @@ from todos.tests.support import (
     on_postgresql,
     run_concurrently,
 )
-
-
-def wait_until(condition: Any, *, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"not within {timeout}s: {what}")
 
 
 @pytest.fixture
@@ -141,7 +131,7 @@ def test_a_running_relay_publishes_committed_events(
 ) -> None:
     make_todo(ALICE)
 
-    wait_until(lambda: len(published_envelopes(private_redis.url)) == 1, timeout=10, what="publish")
+    wait_for(lambda: len(published_envelopes(private_redis.url)) == 1, timeout=10, what="publish")
     assert OutboxMessage.objects.pending().count() == 0
 
 
@@ -160,7 +150,7 @@ def test_redis_down_writes_succeed_rows_wait_and_are_all_published_once_after(
         assert completed.status_code == 200
 
     # then every event waits in the outbox, and the relay has tried
-    wait_until(
+    wait_for(
         lambda: OutboxMessage.objects.filter(attempts__gt=0).exists(),
         timeout=10,
         what="a failed publish attempt",
@@ -171,9 +161,7 @@ def test_redis_down_writes_succeed_rows_wait_and_are_all_published_once_after(
     private_redis.start()
 
     # then within 10 s all 20 are published, each exactly once
-    wait_until(
-        lambda: OutboxMessage.objects.pending().count() == 0, timeout=10, what="all published"
-    )
+    wait_for(lambda: OutboxMessage.objects.pending().count() == 0, timeout=10, what="all published")
     ids = Counter(e["id"] for e in published_envelopes(private_redis.url))
     assert len(ids) == 20
     assert set(ids.values()) == {1}
