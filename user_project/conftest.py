@@ -8,7 +8,8 @@ from servicekit.redis import get_redis
 
 from accounts import keys
 
-pytest_plugins = ["servicekit.testing"]
+# Fixtures every test may use: servicekit's, and accounts' users and API clients.
+pytest_plugins = ["servicekit.testing", "accounts.tests.fixtures"]
 
 # Redis keys user-service writes; cleared around each test (ids repeat between tests).
 REDIS_PREFIXES = ("revoked-jti:", "issued-jti:", "login-attempts:")

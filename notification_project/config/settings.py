@@ -8,6 +8,8 @@ from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 from servicekit import defaults
+from servicekit.celery_defaults import *  # noqa: F403 - the suite's Celery settings
+from servicekit.celery_defaults import broker_transport_options
 from servicekit.env import Env
 from servicekit.logging import logging_config
 
@@ -157,46 +159,16 @@ if NOTIFICATION_RETRY_BACKOFF_MAX + CELERY_TASK_TIME_LIMIT >= CELERY_VISIBILITY_
     )
 
 CELERY_BROKER_URL = REDIS_URL
-CELERY_BROKER_TRANSPORT_OPTIONS = {
-    "visibility_timeout": CELERY_VISIBILITY_TIMEOUT,
-    "unacked_restore_interval": CELERY_UNACKED_RESTORE_INTERVAL,
-    "unacked_restore_throttle": 1,
-    # Notice a dead or restarted Redis instead of waiting on a silent socket.
-    "socket_timeout": 10,
-    "socket_connect_timeout": 5,
-    "socket_keepalive": True,
-    "health_check_interval": 10,
-    # No "retry_on_timeout" (nor "retry_on_error"): either one makes redis-py give
-    # every broker connection a Retry(NoBackoff(), 1), and then a pub/sub read
-    # that finds the old Redis gone silently reconnects to the restarted one
-    # (without re-subscribing, as kombu sets the connection itself) and waits
-    # on it with no timeout (redis-py 8 blocks pub/sub reads forever): the
-    # worker hangs without a log line. Without a retry, the ConnectionError
-    # reaches Celery, which reconnects and re-subscribes everything itself.
-}
-# Keep trying to reach Redis forever, at start-up and after a connection loss.
-CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+CELERY_BROKER_TRANSPORT_OPTIONS = broker_transport_options(
+    visibility_timeout=CELERY_VISIBILITY_TIMEOUT,
+    unacked_restore_interval=CELERY_UNACKED_RESTORE_INTERVAL,
+)
 CELERY_TASK_DEFAULT_QUEUE = NOTIFICATION_QUEUE
 CELERY_TASK_ROUTES = {"notification.*": {"queue": NOTIFICATION_QUEUE}}
-# Acknowledge after the task ran, and put the message back if the worker dies
-# while running it: at-least-once delivery, made effectively-once by the
-# notification's unique event id and the atomic claim (notifications/services).
-CELERY_TASK_ACKS_LATE = True
-CELERY_TASK_REJECT_ON_WORKER_LOST = True
-CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-# A task whose connection was lost cannot acknowledge; Redis will redeliver it,
-# so stop running it rather than finish a copy (the default before Celery 6).
-CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
-CELERY_TASK_SERIALIZER = "json"
-CELERY_RESULT_SERIALIZER = "json"
-CELERY_ACCEPT_CONTENT = ["json"]
-CELERY_TASK_IGNORE_RESULT = True
-# Task events for Flower: which worker runs what, retries and failures.
-CELERY_WORKER_SEND_TASK_EVENTS = True
-CELERY_TASK_SEND_SENT_EVENT = True
-# Keep Django's JSON logging in the worker too.
-CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# The rest (acks_late, reject_on_worker_lost, prefetch 1, JSON only, events for
+# Flower) is servicekit.celery_defaults: at-least-once delivery, made
+# effectively-once by the notification's unique event id and the atomic claim
+# (notifications/services).
 
 SERVICEKIT = {
     "SERVICE_NAME": SERVICE_NAME,

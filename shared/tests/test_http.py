@@ -2,72 +2,22 @@
 
 from __future__ import annotations
 
-import json
 import threading
-from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from servicekit import http
 from servicekit.context import request_id_var
+from servicekit.testing.peers import DropConnection, HttpPeer
 
 Reply = tuple[int, Any]
 
 
-class Peer:
-    """A local HTTP server answering each request with ``reply(method, path, body)``."""
-
-    def __init__(self, reply: Callable[[str, str, Any], Reply]) -> None:
-        self.requests: list[tuple[str, str, dict[str, str], Any]] = []
-        peer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            disable_nagle_algorithm = True
-
-            def handle_any(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                body = json.loads(self.rfile.read(length)) if length else None
-                peer.requests.append((self.command, self.path, dict(self.headers), body))
-                status, payload = reply(self.command, self.path, body)
-                data = b"" if payload is None else json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = handle_any
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
 @pytest.fixture
-def peers() -> Iterator[Callable[..., Peer]]:
-    started: list[Peer] = []
-
-    def make(reply: Callable[[str, str, Any], Reply] = lambda m, p, b: (200, {"ok": True})) -> Peer:
-        peer = Peer(reply)
-        started.append(peer)
-        return peer
-
-    http.reset_breakers()
-    yield make
-    http.reset_breakers()
-    for peer in started:
-        peer.close()
+def peers(http_peers: Callable[..., HttpPeer]) -> Callable[..., HttpPeer]:
+    return http_peers
 
 
 def test_a_call_returns_the_decoded_json_and_passes_the_request_id(peers) -> None:
@@ -149,7 +99,7 @@ def test_a_post_without_a_key_is_sent_once_and_with_a_key_retried(peers) -> None
         client.post("/todos", json={}, idempotency_key="saga-1")
     assert len(peer.requests) == 4
     assert caught.value.status == 503
-    assert peer.requests[-1][2]["Idempotency-Key"] == "saga-1"
+    assert peer.requests[-1].headers["Idempotency-Key"] == "saga-1"
 
 
 def test_the_breaker_opens_and_then_refuses_without_calling(peers, settings) -> None:
@@ -191,3 +141,40 @@ def test_failing_to_get_a_token_counts_against_the_upstreams_breaker(peers, sett
     # then the breaker opened, and the upstream was never called without a token
     assert caught.value.get_codes() == "circuit_open"
     assert peer.requests == []
+
+
+def test_whether_the_request_was_sent_is_known_to_the_caller(peers, closed_port: int) -> None:
+    # A caller undoing work (a saga's compensation) must know whether the
+    # service may have carried a failed call out: only "never connected" is sure.
+    refused = http.HttpClient("todo-service", f"http://127.0.0.1:{closed_port}", retries=0)
+    with pytest.raises(http.UpstreamUnavailable) as never_sent:
+        refused.post("/internal/users/7/erase", json={})
+
+    def drop(method: str, path: str, body: Any) -> Reply:
+        raise DropConnection
+
+    dropping = peers(drop)
+    closing = http.HttpClient("notification-service", dropping.url, retries=0)
+    with pytest.raises(http.UpstreamUnavailable) as maybe_sent:
+        closing.post("/internal/users/7/erase", json={})
+
+    assert never_sent.value.request_sent is False
+    assert "refused" in str(never_sent.value.detail)
+    assert maybe_sent.value.request_sent is True
+    assert len(dropping.requests) == 1
+
+
+def test_an_open_breaker_says_nothing_was_sent(peers, settings) -> None:
+    settings.SERVICEKIT = {**settings.SERVICEKIT, "HTTP_BREAKER_FAIL_MAX": 1}
+    http.reset_breakers()
+    peer = peers(lambda m, p, b: (503, {"detail": "down"}))
+    client = http.HttpClient("todo-service", peer.url, retries=0)
+    with pytest.raises(http.UpstreamResponseError) as answered:
+        client.post("/x", json={})
+
+    with pytest.raises(http.UpstreamUnavailable) as open_breaker:
+        client.post("/x", json={})
+
+    assert answered.value.request_sent is True
+    assert open_breaker.value.request_sent is False
+    assert len(peer.requests) == 1

@@ -6,8 +6,10 @@ import base64
 import binascii
 from typing import Any, cast
 from urllib.parse import unquote
+from uuid import UUID
 
 from django.http import Http404
+from django.urls import reverse
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, status
 from rest_framework.parsers import FormParser, JSONParser
@@ -17,10 +19,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 from servicekit.authentication import IsEndUser, IsServiceClient
 
-from accounts import keys, selectors, services
-from accounts.exceptions import InvalidClient
+from accounts import deletion, keys, selectors, services
+from accounts.exceptions import InvalidClient, WrongPassword
 from accounts.models import User
 from accounts.serializers import (
+    AccountDeletionInputSerializer,
+    AccountDeletionSerializer,
     InternalUserSerializer,
     LoginInputSerializer,
     RefreshInputSerializer,
@@ -34,6 +38,8 @@ from accounts.serializers import (
 )
 from accounts.throttling import LoginRateThrottle
 from accounts.tokens import TokenPair
+from sagas.selectors import saga_get
+from sagas.serializers import SagaSerializer
 
 # Responses carrying tokens must not be stored by any cache (RFC 6749 section 5.1).
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
@@ -177,6 +183,29 @@ class UserMeApi(APIView):
     def get(self, request: Request) -> Response:
         return Response(UserSerializer(_user(request)).data)
 
+    @extend_schema(
+        request=AccountDeletionInputSerializer,
+        responses={
+            202: AccountDeletionSerializer,
+            400: OpenApiResponse(description="No password given."),
+            401: OpenApiResponse(description="The password is not right."),
+        },
+    )
+    def delete(self, request: Request) -> Response:
+        """Delete the account: starts the deletion saga; follow it at ``Location``."""
+        data = AccountDeletionInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        user = _user(request)
+        if not user.check_password(data.validated_data["password"]):
+            raise WrongPassword()
+        saga, _ = deletion.start_account_deletion(user=user)
+        location = reverse("account-deletion", kwargs={"saga_id": saga.pk})
+        return Response(
+            AccountDeletionSerializer(saga).data,
+            status=status.HTTP_202_ACCEPTED,
+            headers={"Location": location},
+        )
+
     @extend_schema(request=UserUpdateInputSerializer, responses={200: UserSerializer})
     def patch(self, request: Request) -> Response:
         # Only known, writable fields are read: username/is_staff/id in the body are ignored.
@@ -197,6 +226,17 @@ class UserDetailApi(APIView):
         if user is None:
             raise Http404("No such user.")
         return Response(UserSerializer(user).data)
+
+
+class AccountDeletionApi(PublicApi):
+    """A deletion saga's progress; the id is an unguessable UUID, so no token is needed."""
+
+    @extend_schema(responses={200: SagaSerializer})
+    def get(self, request: Request, saga_id: UUID) -> Response:
+        saga = saga_get(saga_id=saga_id, kind=deletion.ACCOUNT_DELETION.kind)
+        if saga is None:
+            raise Http404("No such account deletion.")
+        return Response(SagaSerializer(saga).data)
 
 
 # --- for other services -------------------------------------------------------------

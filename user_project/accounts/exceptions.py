@@ -24,6 +24,11 @@ class InvalidCredentials(Unauthorized):
     default_code = "invalid_credentials"
 
 
+class WrongPassword(Unauthorized):
+    default_detail = "The password is not right."
+    default_code = "wrong_password"
+
+
 class AccountLocked(Unauthorized):
     default_detail = "This account is locked."
     default_code = "account_locked"

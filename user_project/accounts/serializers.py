@@ -86,3 +86,12 @@ class InternalUserSerializer(serializers.ModelSerializer):
     class Meta:
         model = User
         fields = ["id", "username", "email", "is_active"]
+
+
+class AccountDeletionInputSerializer(serializers.Serializer):
+    password = PasswordField()
+
+
+class AccountDeletionSerializer(serializers.Serializer):
+    saga_id = serializers.UUIDField(source="id")
+    status = serializers.CharField()

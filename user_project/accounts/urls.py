@@ -13,6 +13,11 @@ urlpatterns = [
     *optional_slash("users/me", apis.UserMeApi.as_view(), name="user-me"),
     *optional_slash("users/<int:user_id>", apis.UserDetailApi.as_view(), name="user-detail"),
     *optional_slash(
+        "users/deletions/<uuid:saga_id>",
+        apis.AccountDeletionApi.as_view(),
+        name="account-deletion",
+    ),
+    *optional_slash(
         "internal/users/<int:user_id>", apis.InternalUserApi.as_view(), name="internal-user"
     ),
 ]

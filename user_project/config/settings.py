@@ -11,6 +11,8 @@ from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 from servicekit import defaults
+from servicekit.celery_defaults import *  # noqa: F403 - the suite's Celery settings
+from servicekit.celery_defaults import broker_transport_options
 from servicekit.env import Env
 from servicekit.logging import logging_config
 
@@ -46,6 +48,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "servicekit.outbox",
     "accounts",
+    "sagas",
 ]
 AUTH_USER_MODEL = "accounts.User"
 MIDDLEWARE = defaults.MIDDLEWARE
@@ -172,6 +175,43 @@ for _proxy in env.list("TRUSTED_PROXIES", default=["127.0.0.1", "::1"]):
         raise ImproperlyConfigured(
             f"TRUSTED_PROXIES: {_proxy!r} is not an IP address or network"
         ) from None
+
+# --- the account-deletion saga (sagas/, accounts/deletion.py) --------------------
+# Participants are found by configuration (one or more URLs each, like the gateway's).
+TODO_SERVICE_URLS = env.http_urls("TODO_SERVICE_URL", dev_default="http://127.0.0.1:8081")
+NOTIFICATION_SERVICE_URLS = env.http_urls(
+    "NOTIFICATION_SERVICE_URL", dev_default="http://127.0.0.1:8083"
+)
+SAGA_DEFINITIONS = {"account_deletion": "accounts.deletion.ACCOUNT_DELETION"}
+# A participant failing for this long makes the saga give up and compensate.
+SAGA_RETRY_BUDGET_SECONDS = env.positive_number("SAGA_RETRY_BUDGET_SECONDS", default=60.0)
+# Longest wait between two attempts of a step.
+SAGA_RETRY_BACKOFF_MAX = env.positive_number("SAGA_RETRY_BACKOFF_MAX", default=10.0)
+# A worker's claim on a saga; a crashed worker's sagas resume after it expires.
+SAGA_LEASE_SECONDS = env.positive_number("SAGA_LEASE_SECONDS", default=60.0)
+# How often each saga worker looks for sagas that are due (retries, crashed workers).
+SAGA_SWEEP_SECONDS = env.positive_number("SAGA_SWEEP_SECONDS", default=2.0)
+SAGA_HTTP_CONNECT_TIMEOUT = env.positive_number("SAGA_HTTP_CONNECT_TIMEOUT", default=1.0)
+SAGA_HTTP_READ_TIMEOUT = env.positive_number("SAGA_HTTP_READ_TIMEOUT", default=5.0)
+# One step's longest call: every attempt (the shared client retries twice) timing out.
+_longest_step = 3 * (SAGA_HTTP_CONNECT_TIMEOUT + SAGA_HTTP_READ_TIMEOUT) + 1
+if _longest_step >= SAGA_LEASE_SECONDS:
+    raise ImproperlyConfigured(
+        f"SAGA_LEASE_SECONDS: must be longer than a step can take ({_longest_step:g} s with "
+        "these SAGA_HTTP_*_TIMEOUT values), or a live worker's saga could be taken over"
+    )
+
+# --- Celery (the saga worker: celery -A config worker -Q user.saga) ----------------
+SAGA_QUEUE = "user.saga"
+CELERY_BROKER_URL = REDIS_URL
+# A saga task runs its steps one after another; the lease bounds each step, this the run.
+CELERY_TASK_SOFT_TIME_LIMIT = env.positive_number("CELERY_TASK_SOFT_TIME_LIMIT", default=240.0)
+CELERY_TASK_TIME_LIMIT = env.positive_number("CELERY_TASK_TIME_LIMIT", default=300.0)
+CELERY_BROKER_TRANSPORT_OPTIONS = broker_transport_options(
+    visibility_timeout=env.positive_number("CELERY_VISIBILITY_TIMEOUT", default=600, integer=True),
+)
+CELERY_TASK_DEFAULT_QUEUE = SAGA_QUEUE
+CELERY_TASK_ROUTES = {"sagas.*": {"queue": SAGA_QUEUE}}
 
 SERVICEKIT = {
     "SERVICE_NAME": SERVICE_NAME,

@@ -33,6 +33,7 @@ from typing import Any
 import requests
 from requests.adapters import HTTPAdapter
 from rest_framework import status
+from urllib3.exceptions import NewConnectionError
 
 from servicekit.breaker import CircuitBreaker, CircuitBreakerError
 from servicekit.context import request_id_var
@@ -49,9 +50,15 @@ class UpstreamError(ServiceError):
     status_code: int = status.HTTP_502_BAD_GATEWAY
     default_code = "upstream_error"
 
-    def __init__(self, service: str, detail: str, code: str | None = None) -> None:
+    def __init__(
+        self, service: str, detail: str, code: str | None = None, *, request_sent: bool = True
+    ) -> None:
         super().__init__(detail, code)
         self.service = service
+        # False only when the request certainly never reached the service (no
+        # connection, or the breaker is open): a caller deciding whether a step
+        # needs undoing can rely on it. A timeout or a reset may have been carried out.
+        self.request_sent = request_sent
 
 
 class UpstreamUnavailable(UpstreamError):
@@ -208,6 +215,7 @@ class HttpClient:
                 self.service,
                 f"{self.service} is unavailable (circuit breaker open).",
                 "circuit_open",
+                request_sent=False,
             ) from None
         if response.status_code >= 400:
             error = UpstreamNotFound if response.status_code == 404 else UpstreamResponseError
@@ -228,12 +236,26 @@ class HttpClient:
                 method, url, json=json, params=params, headers=headers, timeout=self.timeout
             )
         except requests.ConnectTimeout as exc:
-            raise _Failed(UpstreamUnavailable(name, f"{name} is unreachable.")) from exc
+            error = UpstreamUnavailable(name, f"{name} is unreachable.", request_sent=False)
+            raise _Failed(error) from exc
         except requests.Timeout as exc:
             # Not retried: the call may have been carried out, and the caller waited enough.
             raise UpstreamTimeout(name, f"{name} did not answer in time.") from exc
         except requests.ConnectionError as exc:
-            raise _Failed(UpstreamUnavailable(name, f"{name} refused the connection.")) from exc
+            if _never_connected(exc):
+                error = UpstreamUnavailable(
+                    name, f"{name} refused the connection.", request_sent=False
+                )
+            else:
+                error = UpstreamUnavailable(name, f"{name} closed the connection.")
+            raise _Failed(error) from exc
         if response.status_code in RETRYABLE_STATUSES:
             raise _Failed(UpstreamResponseError(name, response))
         return response
+
+
+def _never_connected(exc: requests.ConnectionError) -> bool:
+    """Whether no connection was made (refused, unresolvable), so nothing was sent."""
+    reason = exc.args[0] if exc.args else None
+    reason = getattr(reason, "reason", reason)  # urllib3's MaxRetryError wraps the cause
+    return isinstance(reason, NewConnectionError)

@@ -7,7 +7,7 @@ from django.test import Client
 from servicekit import tokens
 
 from accounts.models import User
-from accounts.tests.conftest import MakeUser
+from accounts.tests.fixtures import MakeUser
 
 pytestmark = pytest.mark.django_db
 

@@ -10,7 +10,7 @@ import pytest
 from rest_framework.test import APIClient
 from servicekit.logging import JsonFormatter
 
-from accounts.tests.conftest import PASSWORD, bearer
+from accounts.tests.fixtures import PASSWORD, bearer
 
 pytestmark = pytest.mark.django_db
 

@@ -10,7 +10,7 @@ from rest_framework.test import APIClient, APIRequestFactory
 from servicekit import tokens
 
 from accounts import services
-from accounts.tests.conftest import PASSWORD, MakeUser
+from accounts.tests.fixtures import PASSWORD, MakeUser
 from accounts.throttling import client_ip
 
 pytestmark = pytest.mark.django_db

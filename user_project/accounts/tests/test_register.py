@@ -9,7 +9,7 @@ from django.db import IntegrityError
 from rest_framework.test import APIClient
 
 from accounts.models import User
-from accounts.tests.conftest import PASSWORD, MakeUser
+from accounts.tests.fixtures import PASSWORD, MakeUser
 
 pytestmark = pytest.mark.django_db
 

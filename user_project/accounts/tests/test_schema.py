@@ -13,6 +13,8 @@ def test_the_schema_describes_the_auth_and_user_endpoints(client: Client) -> Non
     schema = response.json()
     for path in ("/auth/login", "/auth/register", "/users/me", "/internal/users/{user_id}"):
         assert path in schema["paths"], path
+    assert "delete" in schema["paths"]["/users/me"]
+    assert "get" in schema["paths"]["/users/deletions/{saga_id}"]
     assert schema["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
 
 

@@ -8,7 +8,7 @@ import pytest
 from rest_framework.test import APIClient
 from servicekit import tokens
 
-from accounts.tests.conftest import MakeUser, bearer
+from accounts.tests.fixtures import MakeUser, bearer
 
 pytestmark = pytest.mark.django_db
 

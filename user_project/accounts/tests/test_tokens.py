@@ -18,7 +18,7 @@ from servicekit import tokens
 from servicekit.testing import rsa_key
 
 from accounts import keys, services
-from accounts.tests.conftest import MakeUser, bearer
+from accounts.tests.fixtures import MakeUser, bearer
 
 pytestmark = pytest.mark.django_db
 

@@ -9,7 +9,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from accounts.models import User
-from accounts.tests.conftest import MakeUser
+from accounts.tests.fixtures import MakeUser
 
 pytestmark = pytest.mark.django_db
 
