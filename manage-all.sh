@@ -19,7 +19,7 @@ STOP_TIMEOUT="${STOP_TIMEOUT:-15}"
 # The four Django projects (gunicorn), the background processes that run from
 # their code, and the services with a database.
 HTTP_SERVICES=(api-gateway todo-service user-service notification-service)
-WORKERS=(todo-relay user-relay notification-worker flower)
+WORKERS=(todo-relay user-relay user-saga-worker notification-worker flower)
 DB_SERVICES=(todo-service user-service notification-service)
 
 usage() {
@@ -48,7 +48,8 @@ Commands:
 
 Processes: api-gateway (gateway), todo-service (todo), user-service (user),
 notification-service (notification), todo-relay and user-relay (outbox relays),
-notification-worker (Celery), flower, redis (embedded only), smtp (sink only).
+user-saga-worker (Celery: account-deletion sagas), notification-worker (Celery),
+flower, redis (embedded only), smtp (sink only).
 
 Environment (defaults in brackets):
   GATEWAY_PORT [8080] TODO_PORT [8081] USER_PORT [8082] NOTIFICATION_PORT [8083]
@@ -77,6 +78,7 @@ canonical() {
     relay | todo-relay) echo todo-relay ;;
     user-relay) echo user-relay ;;
     worker | notification-worker) echo notification-worker ;;
+    saga-worker | user-saga-worker) echo user-saga-worker ;;
     redis | smtp | flower) echo "$1" ;;
     *) die "unknown service '$1' (see --help)" ;;
   esac
@@ -210,6 +212,8 @@ pid_of() {
   [ -f "$file" ] || return 1
   pid="$(cat "$file")"
   kill -0 "$pid" 2>/dev/null || return 1
+  # A killed process nobody has reaped yet (a zombie) is not running.
+  case "$(ps -o stat= -p "$pid" 2>/dev/null)" in Z*) return 1 ;; esac
   echo "$pid"
 }
 
@@ -246,6 +250,11 @@ start_one() {
     todo-relay | user-relay)
       # Each service with an outbox runs its relay (servicekit.outbox) as its own process.
       (enter_service "${name%-relay}-service" && spawn "$name" "$PY" manage.py relay_outbox)
+      ;;
+    user-saga-worker)
+      (enter_service user-service && spawn "$name" "$VENV/bin/celery" -A config worker \
+        -Q user.saga --concurrency "${USER_SAGA_WORKER_CONCURRENCY:-2}" \
+        --loglevel INFO --hostname "user-saga@%h-$$")
       ;;
     notification-worker)
       (enter_service notification-service && spawn "$name" "$VENV/bin/celery" -A config worker \
@@ -310,7 +319,7 @@ is_ready() {
     flower) probe_tcp 127.0.0.1 "$FLOWER_PORT" ;;
     todo-relay | user-relay) pid_of "$1" >/dev/null ;;
     # Celery says "<hostname> ready." once it consumes from the broker.
-    notification-worker) logged_since_start "$1" ' ready\.' ;;
+    notification-worker | user-saga-worker) logged_since_start "$1" ' ready\.' ;;
     *) [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 3 \
       "http://127.0.0.1:$(service_port "$1")/health/ready")" = 200 ] ;;
   esac
@@ -560,7 +569,8 @@ cmd_test() {
   # A folder per run, so that two test runs on one checkout don't share a Redis.
   TEST_VAR="$VAR_DIR/test/run-$$"
   RUN_DIR="$TEST_VAR/run" LOG_DIR="$TEST_VAR/log"
-  mkdir -p "$RUN_DIR" "$LOG_DIR"
+  # (var/db too: tests that run a project's processes use its SQLite files there)
+  mkdir -p "$RUN_DIR" "$LOG_DIR" "$VAR_DIR/db"
   trap 'stop_one redis; rm -rf "$TEST_VAR"' EXIT
   if [ -z "${REDIS_URL:-}" ]; then
     EMBEDDED_REDIS=1 EMBEDDED_REDIS_PORT="$(free_port)"

@@ -24,7 +24,7 @@ SERVICES = {
     "notification-service": "NOTIFICATION_PORT",
 }
 # Background processes manage-all.sh runs beside the four HTTP services.
-WORKERS = {"todo-relay", "user-relay", "notification-worker", "flower"}
+WORKERS = {"todo-relay", "user-relay", "user-saga-worker", "notification-worker", "flower"}
 DATABASE_VARIABLES = {
     "todo-service": "TODO_DATABASE_URL",
     "user-service": "USER_DATABASE_URL",

@@ -8,6 +8,7 @@ those facts, so the tests fail when the files and the code drift apart.
 
 from __future__ import annotations
 
+import base64
 import re
 import shutil
 import subprocess
@@ -83,10 +84,38 @@ def outbox_services() -> list[str]:
 @cache
 def manage_all_relays() -> list[str]:
     """The services whose outbox relay ``manage-all.sh up`` runs (``todo-relay`` ...)."""
+    relays = [name for name in manage_all_workers() if name.endswith("-relay")]
+    return sorted(f"{name.removesuffix('-relay')}-service" for name in relays)
+
+
+@cache
+def manage_all_workers() -> list[str]:
+    """The background processes ``manage-all.sh up`` runs (its WORKERS)."""
     match = re.search(r"^WORKERS=\(([^)]*)\)", MANAGE_ALL.read_text(), re.M)
     assert match, "manage-all.sh has no WORKERS"
-    relays = [name for name in match.group(1).split() if name.endswith("-relay")]
-    return sorted(f"{name.removesuffix('-relay')}-service" for name in relays)
+    return match.group(1).split()
+
+
+@cache
+def celery_workers() -> dict[str, tuple[str, str]]:
+    """Celery worker process -> (its service, the queue it consumes), from ``start_one``.
+
+    ``user-saga-worker`` -> ``("user-service", "user.saga")``: the compose service
+    and the Kubernetes Deployment of that name run the same worker.
+    """
+    arms = re.findall(
+        r"^\s*([\w-]+)\)\n\s*\(enter_service ([\w-]+) && spawn \"\$name\" "
+        r"\"\$VENV/bin/celery\" -A config worker \\\n\s*-Q ([\w.]+)",
+        _shell_function("start_one"),
+        re.M,
+    )
+    return {name: (service, queue) for name, service, queue in arms}
+
+
+def declares_queue(folder: str, queue: str) -> bool:
+    """Whether the project's settings name the queue (``SAGA_QUEUE = "user.saga"``)."""
+    settings = (REPO / folder / "config/settings.py").read_text()
+    return re.search(rf'^[A-Z_]*QUEUE = "{re.escape(queue)}"$', settings, re.M) is not None
 
 
 def relay_name(service: str) -> str:
@@ -200,6 +229,10 @@ def build_overlay(name: str, scratch: Path) -> list[Manifest]:
     return kustomize_build(copy / "overlays/production")
 
 
+def by_kind(objects: list[Manifest], kind: str) -> dict[str, Manifest]:
+    return {o["metadata"]["name"]: o for o in objects if o["kind"] == kind}
+
+
 def pod_spec(manifest: Manifest) -> dict[str, Any] | None:
     if manifest["kind"] in ("Deployment", "StatefulSet", "Job"):
         spec: dict[str, Any] = manifest["spec"]["template"]["spec"]
@@ -212,7 +245,7 @@ def all_containers(spec: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def container_env(container: dict[str, Any], objects: list[Manifest]) -> dict[str, str]:
-    """A container's environment: envFrom ConfigMaps/Secrets (resolved in the build), then env."""
+    """A container's environment: envFrom ConfigMaps/Secrets (decoded), then env."""
     by_name = {(o["kind"], o["metadata"]["name"]): o for o in objects}
     env: dict[str, str] = {}
     for source in container.get("envFrom", []):
@@ -223,7 +256,10 @@ def container_env(container: dict[str, Any], objects: list[Manifest]) -> dict[st
         )
         found = by_name.get((kind, ref["name"]))
         assert found, f"{container['name']}: envFrom names a missing {kind} {ref['name']}"
-        env.update(found.get("data", {}))
+        data: dict[str, str] = found.get("data", {})
+        if kind == "Secret":  # base64 in the manifest
+            data = {key: base64.b64decode(value).decode() for key, value in data.items()}
+        env.update(data)
     env.update({item["name"]: item.get("value", "") for item in container.get("env", [])})
     return env
 

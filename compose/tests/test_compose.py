@@ -13,6 +13,7 @@ import yaml
 from facts import (
     COMPOSE_DIR,
     COMPOSE_FILE,
+    celery_workers,
     compose,
     compose_project,
     database_services,
@@ -23,6 +24,9 @@ from facts import (
 
 # Only these publish host ports; every other service can run as several replicas.
 PUBLISHING = {"api-gateway", "flower", "mailpit"}
+# The processes that sign with user-service's RS256 key: the API (user tokens)
+# and the saga worker (the service tokens it mints for its /internal/ calls).
+SIGNERS = ("user-service", "user-saga-worker")
 
 
 def check_jsonschema(path: Path) -> subprocess.CompletedProcess[str]:
@@ -134,6 +138,7 @@ def test_the_expected_processes_run() -> None:
     assert commands["user-outbox-relay"] == ["python", "manage.py", "relay_outbox"]
     assert commands["user-signing-key"] == ["python", "manage.py", "ensure_signing_key"]
     assert commands["notification-worker"][:6] == [*celery_worker, "notification.events"]
+    assert commands["user-saga-worker"][:6] == [*celery_worker, "user.saga"]
     assert commands["flower"][:4] == ["celery", "-A", "config", "flower"]
     assert services()["mailpit"]["image"].startswith("axllent/mailpit:")
     assert services()["redis"]["image"].startswith("redis:7")
@@ -154,6 +159,47 @@ def test_every_service_with_an_outbox_runs_its_relay_in_its_image_and_environmen
         short = service.removesuffix("-service")
         assert _waits_for(where, f"{short}-migrate"), where
         assert relay["depends_on"]["redis"]["condition"] == "service_healthy", where
+
+
+@pytest.mark.parametrize("worker", sorted(celery_workers()))
+def test_each_celery_worker_runs_in_its_services_image_and_environment(worker: str) -> None:
+    service, queue = celery_workers()[worker]
+    api, definition = services()[service], services()[worker]
+    # Given: the queue manage-all.sh's worker consumes, in the service's own
+    # image and with the very same environment
+    assert definition["command"][:6] == ["celery", "-A", "config", "worker", "-Q", queue]
+    assert (definition["image"], definition["build"]) == (api["image"], api["build"])
+    assert definition["environment"] == api["environment"]
+    # Then: it is healthy while it answers a ping under Celery's default node
+    # name (a --hostname would make the ping ask for a node that is not there) ...
+    assert "inspect ping" in " ".join(definition["healthcheck"]["test"]), worker
+    assert "--hostname" not in definition["command"], worker
+    # ... it publishes no port, so it scales ...
+    assert "ports" not in definition, worker
+    # ... and it starts once the schema is in and the broker is up
+    assert _waits_for(worker, f"{service.removesuffix('-service')}-migrate"), worker
+    assert definition["depends_on"]["redis"]["condition"] == "service_healthy", worker
+
+
+def test_every_token_signer_mounts_the_key_the_signing_key_job_made() -> None:
+    # Given: the one-shot that makes the key on a named volume, at JWT_KEY_DIR
+    job = services()["user-signing-key"]
+    assert job["command"] == ["python", "manage.py", "ensure_signing_key"]
+    (mount,) = job["volumes"]
+    volume, key_dir = mount.split(":")
+    assert volume in compose()["volumes"]
+    assert key_dir == job["environment"]["JWT_KEY_DIR"]
+
+    for name in SIGNERS:
+        signer = services()[name]
+        # Then: the signer mounts that volume where its JWT_KEY_DIR points ...
+        assert signer["environment"]["JWT_KEY_DIR"] == key_dir, name
+        mounts = [entry.split(":") for entry in signer.get("volumes", [])]
+        assert [volume, key_dir] in [entry[:2] for entry in mounts], f"{name} has no key"
+        # ... and starts only once the key is there
+        assert _waits_for(name, "user-signing-key"), name
+    # Only the job writes the key; the saga worker reads it.
+    assert f"{volume}:{key_dir}:ro" in services()["user-saga-worker"]["volumes"]
 
 
 def test_every_celery_process_belongs_to_a_project_with_a_celery_app() -> None:

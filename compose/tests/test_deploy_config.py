@@ -15,14 +15,18 @@ from facts import (
     REPO,
     Manifest,
     all_containers,
+    celery_workers,
     compose,
     compose_project,
     container_env,
+    declares_queue,
     env_names_read,
     env_names_required_in_production,
+    has_celery_app,
     health_paths,
     image_service,
     manage_all_relays,
+    manage_all_workers,
     outbox_services,
     pod_spec,
     project_dirs,
@@ -65,6 +69,20 @@ def test_the_facts_are_found_in_manage_all_and_the_code() -> None:
     # The services with an outbox are the ones manage-all.sh runs a relay for.
     assert outbox_services()
     assert outbox_services() == manage_all_relays()
+    # Every Celery worker manage-all.sh starts, with its service and queue.
+    assert {"notification-worker", "user-saga-worker"} <= celery_workers().keys()
+    assert celery_workers().keys() <= set(manage_all_workers())
+
+
+@pytest.mark.parametrize("worker", sorted(celery_workers()))
+def test_each_celery_worker_consumes_a_queue_its_project_declares_and_has_an_app(
+    worker: str,
+) -> None:
+    service, queue = celery_workers()[worker]
+    folder = project_dirs()[service]
+
+    assert has_celery_app(folder), f"{worker}: {folder} has no config/celery.py"
+    assert declares_queue(folder, queue), f"{worker}: {folder}'s settings have no queue {queue}"
 
 
 # --- images -----------------------------------------------------------------------

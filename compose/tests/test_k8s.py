@@ -11,6 +11,7 @@ from facts import (
     OVERLAYS,
     Manifest,
     all_containers,
+    by_kind,
     database_services,
     has_celery_app,
     image_service,
@@ -23,10 +24,6 @@ from kubernetes_validate.utils import SchemaNotFoundError, ValidationError
 
 # The oldest Kubernetes still commonly run, and the newest kubernetes-validate ships.
 KUBERNETES_VERSIONS = ("1.30.0", "1.37.0")
-
-
-def by_kind(objects: list[Manifest], kind: str) -> dict[str, Manifest]:
-    return {o["metadata"]["name"]: o for o in objects if o["kind"] == kind}
 
 
 def validation_errors(objects: list[Manifest], version: str) -> list[str]:

@@ -1,11 +1,13 @@
-"""The operator's view: notifications by status (with counts), re-send, preferences, events."""
+"""The operator's view: notifications by status (with counts), re-send, preferences, events,
+the account-deletion saga's erasures."""
 
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from servicekit.saga.admin import ErasureAdmin
 
 from notifications import services
-from notifications.models import Notification, Preference, ProcessedEvent
+from notifications.models import Erasure, Notification, Preference, ProcessedEvent
 
 
 @admin.register(Notification)
@@ -61,3 +63,8 @@ class ProcessedEventAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+
+@admin.register(Erasure)
+class NotificationErasureAdmin(ErasureAdmin):
+    list_display = [*ErasureAdmin.list_display, "notifications", "preferences"]

@@ -1,4 +1,5 @@
-"""What notification-service keeps: notifications, per-user preferences, processed events.
+"""What notification-service keeps: notifications, per-user preferences, processed events,
+and the erasures of the account-deletion saga.
 
 A :class:`Notification` exists once per event that should produce an email:
 its ``event_id`` is unique, so an event delivered twice (Celery's delivery is
@@ -9,6 +10,7 @@ idempotency.
 """
 
 from django.db import models
+from servicekit.saga.models import AbstractErasure
 
 
 class Notification(models.Model):
@@ -40,6 +42,8 @@ class Notification(models.Model):
     # it sends one: an older event arriving after a newer one is ignored.
     resource = models.CharField(max_length=255, blank=True)
     resource_version = models.BigIntegerField(null=True, blank=True)
+    # Set while an account-deletion saga hides the notification (restore clears it).
+    erased_by_saga = models.UUIDField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -47,6 +51,7 @@ class Notification(models.Model):
             models.Index(fields=["user_id", "-created_at"], name="notification_user_recent"),
             models.Index(fields=["status"], name="notification_status"),
             models.Index(fields=["resource", "resource_version"], name="notification_resource"),
+            models.Index(fields=["erased_by_saga"], name="notification_erased_saga"),
         ]
 
     def __str__(self) -> str:
@@ -62,6 +67,8 @@ class Preference(models.Model):
     user_id = models.BigIntegerField(unique=True)
     email_on_todo_completed = models.BooleanField(default=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # Set while an account-deletion saga hides the preferences (restore clears it).
+    erased_by_saga = models.UUIDField(null=True, blank=True, db_index=True)
 
     def __str__(self) -> str:
         return f"preferences of user {self.user_id}"
@@ -87,3 +94,11 @@ class ProcessedEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event_type or 'event'} {self.event_id} ({self.outcome})"
+
+
+class Erasure(AbstractErasure):
+    """One account-deletion saga's effect here (see :mod:`notifications.erasure`)."""
+
+    # How many rows of each kind the saga's last step hid, brought back or deleted.
+    notifications = models.PositiveIntegerField(default=0)
+    preferences = models.PositiveIntegerField(default=0)

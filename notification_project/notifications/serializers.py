@@ -1,6 +1,7 @@
 from rest_framework import serializers
+from servicekit.saga import serializers as saga_serializers
 
-from notifications.models import Notification
+from notifications.models import Erasure, Notification
 
 
 class NotificationSerializer(serializers.ModelSerializer):
@@ -25,3 +26,10 @@ class PreferenceSerializer(serializers.Serializer):
     email_on_todo_completed = serializers.BooleanField(
         help_text="Send an email when one of my todos is completed."
     )
+
+
+class ErasureSerializer(saga_serializers.ErasureSerializer):
+    class Meta(saga_serializers.ErasureSerializer.Meta):
+        model = Erasure
+        fields = [*saga_serializers.ErasureSerializer.Meta.fields, "notifications", "preferences"]
+        read_only_fields = fields

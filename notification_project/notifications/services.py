@@ -31,6 +31,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from notifications import emails
+from notifications.erasure import ACCOUNT_BEING_DELETED, AccountBeingDeleted
 from notifications.events import (
     TODO_COMPLETED,
     USER_REGISTERED,
@@ -42,7 +43,7 @@ from notifications.events import (
 )
 from notifications.integrations import users
 from notifications.models import Notification, Preference, ProcessedEvent
-from notifications.selectors import preference_get
+from notifications.selectors import erasing_saga, preference_get
 
 logger = logging.getLogger(__name__)
 Status = Notification.Status
@@ -117,7 +118,11 @@ def notification_record(*, event: Event, envelope: dict[str, Any]) -> Notificati
             reason=f"stale: a newer version of {event.subject} than {event.version} was handled",
         )
     status, reason = Status.PENDING, ""
-    if (
+    # An account being deleted gets no email; the record is hidden with the rest.
+    erasing = erasing_saga(user_id=event.user_id)
+    if erasing is not None:
+        status, reason = Status.SKIPPED, ACCOUNT_BEING_DELETED
+    elif (
         event.type == TODO_COMPLETED
         and not preference_get(user_id=event.user_id).email_on_todo_completed
     ):
@@ -137,6 +142,7 @@ def notification_record(*, event: Event, envelope: dict[str, Any]) -> Notificati
                 last_error=reason,
                 resource=event.subject,
                 resource_version=event.version,
+                erased_by_saga=erasing,
             )
     except IntegrityError:
         return Notification.objects.get(event_id=event.id)
@@ -156,6 +162,8 @@ def notification_deliver(*, notification_id: int) -> Notification:
     notification = Notification.objects.get(id=notification_id)
     if notification.status not in (Status.PENDING, Status.SENDING):
         return notification
+    if notification.erased_by_saga is not None:
+        return _finish(notification_id, Status.SKIPPED, error=ACCOUNT_BEING_DELETED, claimed=False)
     # Resolve the address before claiming, so that "sending" covers only the
     # SMTP conversation (the window in which a crash can duplicate an email).
     try:
@@ -235,7 +243,7 @@ def _claim(notification_id: int, *, recipient: str) -> bool:
     lease_expired = now - timedelta(seconds=settings.NOTIFICATION_CLAIM_LEASE_SECONDS)
     claimable = Q(status=Status.PENDING) | Q(status=Status.SENDING, claimed_at__lt=lease_expired)
     return bool(
-        Notification.objects.filter(claimable, id=notification_id).update(
+        Notification.objects.filter(claimable, id=notification_id, erased_by_saga=None).update(
             status=Status.SENDING,
             claimed_at=now,
             recipient=recipient,
@@ -281,6 +289,8 @@ def _is_permanent(exc: Exception) -> bool:
 
 
 def preference_update(*, user_id: int, email_on_todo_completed: bool) -> Preference:
+    if erasing_saga(user_id=user_id) is not None:
+        raise AccountBeingDeleted()
     preference, _ = Preference.objects.update_or_create(
         user_id=user_id, defaults={"email_on_todo_completed": email_on_todo_completed}
     )

@@ -48,6 +48,7 @@ def pytest_configure(config: pytest.Config) -> None:
             "django.contrib.contenttypes",
             "django.contrib.auth",
             "rest_framework",
+            "saga_app",  # a small participant for servicekit.saga (tests/saga_app)
         ],
         MIDDLEWARE=[name for name in defaults.MIDDLEWARE if name not in UNUSED_MIDDLEWARE],
         ROOT_URLCONF="urls",

@@ -14,6 +14,7 @@ from rest_framework.decorators import (
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
+from saga_app.saga import NotesSagaApi
 
 from servicekit.authentication import (
     BearerTokenAuthentication,
@@ -23,6 +24,7 @@ from servicekit.authentication import (
     TokenUser,
 )
 from servicekit.exceptions import Conflict, ServiceError
+from servicekit.saga.apis import saga_step_urls
 from servicekit.urls import health_urlpatterns, optional_slash
 
 view_logger = logging.getLogger("servicekit_tests.views")
@@ -134,6 +136,7 @@ urlpatterns = [
     *optional_slash("whoami", whoami),
     *optional_slash("me", me),
     *optional_slash("internal/ping", internal),
+    *saga_step_urls(NotesSagaApi, name="internal-user-notes"),
 ]
 
 handler400 = "servicekit.exceptions.bad_request"

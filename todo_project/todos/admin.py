@@ -7,6 +7,7 @@ from __future__ import annotations
 from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from servicekit.saga.admin import ErasureAdmin
 
 from todos import services
 from todos.models import Erasure, IdempotencyKey, Todo
@@ -51,8 +52,5 @@ class IdempotencyKeyAdmin(admin.ModelAdmin):
 
 
 @admin.register(Erasure)
-class ErasureAdmin(admin.ModelAdmin):
-    list_display = ["saga_id", "user_id", "status", "todos", "created_at", "updated_at"]
-    list_filter = ["status"]
-    search_fields = ["=saga_id", "=user_id"]
-    readonly_fields = ["saga_id", "user_id", "status", "todos", "created_at", "updated_at"]
+class TodoErasureAdmin(ErasureAdmin):
+    list_display = [*ErasureAdmin.list_display, "todos"]

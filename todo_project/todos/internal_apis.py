@@ -1,50 +1,24 @@
-"""``/internal/users/{id}/...``: the account-deletion saga's calls (service tokens only)."""
+"""``/internal/users/{id}/{erase|restore|purge}``: the account-deletion saga's calls
+(service tokens with scope ``todos:erase`` only; see :mod:`servicekit.saga.apis`)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from uuid import UUID
-
-from drf_spectacular.utils import extend_schema
-from rest_framework.request import Request
-from rest_framework.response import Response
-from rest_framework.views import APIView
-from servicekit.authentication import IsServiceClient
+from drf_spectacular.utils import extend_schema, extend_schema_view
+from servicekit.saga.apis import SagaStepApi
+from servicekit.saga.serializers import SagaInputSerializer
 
 from todos import erasure
-from todos.models import Erasure
-from todos.serializers import ErasureSerializer, SagaInputSerializer
+from todos.serializers import ErasureSerializer
 
 ERASE_SCOPE = "todos:erase"
 
 
-class _SagaStepApi(APIView):
-    permission_classes = [IsServiceClient]
+@extend_schema_view(post=extend_schema(request=SagaInputSerializer, responses=ErasureSerializer))
+class UserTodosSagaApi(SagaStepApi):
+    """Account deletion: erase hides all of the user's todos, restore (the compensation)
+    brings them back, purge (after the account is deleted) deletes them for good.
+    Idempotent by saga id; 409 ``saga_conflict`` when a step contradicts an earlier one."""
+
     required_scope = ERASE_SCOPE
-    step: Callable[..., Erasure]
-
-    @extend_schema(request=SagaInputSerializer, responses=ErasureSerializer)
-    def post(self, request: Request, user_id: int) -> Response:
-        serializer = SagaInputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        saga_id: UUID = serializer.validated_data["saga_id"]
-        result = type(self).step(user_id=user_id, saga_id=saga_id)
-        return Response(ErasureSerializer(result).data)
-
-
-class UserTodosEraseApi(_SagaStepApi):
-    """Hide all of the user's todos (idempotent by saga id)."""
-
-    step = staticmethod(erasure.user_todos_erase)
-
-
-class UserTodosRestoreApi(_SagaStepApi):
-    """Compensation of erase: bring the todos back."""
-
-    step = staticmethod(erasure.user_todos_restore)
-
-
-class UserTodosPurgeApi(_SagaStepApi):
-    """After the account is deleted: delete the archived todos for good."""
-
-    step = staticmethod(erasure.user_todos_purge)
+    participant = erasure.participant
+    output_serializer_class = ErasureSerializer

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from django.db import models
 from django.db.models import Q
+from servicekit.saga.models import AbstractErasure
 
 
 class Priority(models.IntegerChoices):
@@ -98,24 +99,8 @@ class IdempotencyKey(models.Model):
         return f"{self.user_id}:{self.key}"
 
 
-class Erasure(models.Model):
-    """One account-deletion saga's effect on this service, keyed by the saga id.
+class Erasure(AbstractErasure):
+    """One account-deletion saga's effect on this service (see :mod:`todos.erasure`)."""
 
-    Keeping it makes every step idempotent: a repeated erase, restore or purge
-    finds the row and answers as the first call did.
-    """
-
-    class Status(models.TextChoices):
-        ERASED = "erased"
-        RESTORED = "restored"
-        PURGED = "purged"
-
-    saga_id = models.UUIDField(primary_key=True)
-    user_id = models.BigIntegerField(db_index=True)
-    status = models.CharField(max_length=10, choices=Status.choices)
+    # How many todos the saga's last step archived, brought back or deleted.
     todos = models.PositiveIntegerField(default=0)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
-
-    def __str__(self) -> str:
-        return f"saga {self.saga_id}: user {self.user_id} {self.status}"

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from rest_framework import serializers
+from servicekit.saga import serializers as saga_serializers
 
 from todos.models import Erasure, Priority, Todo
 from todos.selectors import DEFAULT_ORDERING, ORDERINGS
@@ -28,15 +29,6 @@ class StrictBooleanField(serializers.BooleanField):
         if not isinstance(data, bool):
             self.fail("invalid")
         return data
-
-
-class StrictUUIDField(serializers.UUIDField):
-    """Only the string form: DRF would also take an integer as ``UUID(int=...)``."""
-
-    def to_internal_value(self, data: Any) -> Any:
-        if not isinstance(data, str):
-            self.fail("invalid", value=data)
-        return super().to_internal_value(data)
 
 
 class PriorityField(serializers.ChoiceField):
@@ -111,12 +103,8 @@ class TodoStatsSerializer(serializers.Serializer):
     high_priority_todos = serializers.IntegerField()
 
 
-class SagaInputSerializer(serializers.Serializer):
-    saga_id = StrictUUIDField()
-
-
-class ErasureSerializer(serializers.ModelSerializer):
-    class Meta:
+class ErasureSerializer(saga_serializers.ErasureSerializer):
+    class Meta(saga_serializers.ErasureSerializer.Meta):
         model = Erasure
-        fields = ["saga_id", "user_id", "status", "todos"]
+        fields = [*saga_serializers.ErasureSerializer.Meta.fields, "todos"]
         read_only_fields = fields

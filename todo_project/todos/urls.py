@@ -1,3 +1,4 @@
+from servicekit.saga.apis import saga_step_urls
 from servicekit.urls import optional_slash
 
 from todos import apis, internal_apis
@@ -9,19 +10,5 @@ urlpatterns = [
     *optional_slash(
         "todos/<int:todo_id>/complete", apis.TodoCompleteApi.as_view(), name="todo-complete"
     ),
-    *optional_slash(
-        "internal/users/<int:user_id>/erase",
-        internal_apis.UserTodosEraseApi.as_view(),
-        name="internal-user-todos-erase",
-    ),
-    *optional_slash(
-        "internal/users/<int:user_id>/restore",
-        internal_apis.UserTodosRestoreApi.as_view(),
-        name="internal-user-todos-restore",
-    ),
-    *optional_slash(
-        "internal/users/<int:user_id>/purge",
-        internal_apis.UserTodosPurgeApi.as_view(),
-        name="internal-user-todos-purge",
-    ),
+    *saga_step_urls(internal_apis.UserTodosSagaApi, name="internal-user-todos"),
 ]

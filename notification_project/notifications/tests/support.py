@@ -1,4 +1,5 @@
-"""Real servers the tests talk to: an SMTP sink and an HTTP peer answering like user-service.
+"""Real servers the tests talk to: an SMTP sink and an HTTP peer answering like user-service;
+and notifications made directly, for the API tests.
 
 Both run in the test process (threads) on free ports, so a worker started as
 a subprocess reaches them exactly as it would reach the real ones.
@@ -10,6 +11,7 @@ import asyncio
 import base64
 import email
 import email.policy
+import itertools
 import json
 import os
 import re
@@ -25,6 +27,25 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 from servicekit.testing import free_port
+
+from notifications.models import Notification
+
+_notification_numbers = itertools.count(1)
+
+
+def make_notification(user_id: int, **fields: Any) -> Notification:
+    """A ``todo.completed`` notification of ``user_id`` (``pending`` unless ``status`` says)."""
+    number = next(_notification_numbers)
+    return Notification.objects.create(
+        event_id=f"00000000-0000-4000-8000-{number:012d}",
+        event_type="todo.completed",
+        envelope={},
+        user_id=user_id,
+        recipient=f"user{user_id}@example.com",
+        subject=f"Todo completed: todo {number}",
+        **fields,
+    )
+
 
 SERVICE_TOKEN = "service-token-for-tests"
 CLIENT_ID = "notification-service"

@@ -2,31 +2,16 @@
 
 from __future__ import annotations
 
-import itertools
 from typing import Any
 
 import pytest
 from django.core.management import call_command
 from django.test import Client
 
-from notifications.models import Notification, Preference
+from notifications.models import Preference
+from notifications.tests.support import make_notification
 
 pytestmark = pytest.mark.django_db
-
-_ids = itertools.count(1)
-
-
-def _notification(user_id: int, **fields: Any) -> Notification:
-    number = next(_ids)
-    return Notification.objects.create(
-        event_id=f"00000000-0000-4000-8000-{number:012d}",
-        event_type="todo.completed",
-        envelope={},
-        user_id=user_id,
-        recipient=f"user{user_id}@example.com",
-        subject=f"Todo completed: todo {number}",
-        **fields,
-    )
 
 
 @pytest.fixture
@@ -37,8 +22,8 @@ def alice(client: Client, token_factory: Any) -> Client:
 
 class TestNotifications:
     def test_the_list_has_only_the_callers_notifications_with_the_documented_fields(self, alice):
-        mine = _notification(7, status="sent", attempts=1)
-        _notification(8)
+        mine = make_notification(7, status="sent", attempts=1)
+        make_notification(8)
 
         response = alice.get("/notifications")
 
@@ -60,7 +45,7 @@ class TestNotifications:
         }
 
     def test_the_list_is_paginated_newest_first_with_page_size(self, alice):
-        created = [_notification(7) for _ in range(3)]
+        created = [make_notification(7) for _ in range(3)]
 
         response = alice.get("/notifications/?page_size=2")
 
@@ -70,7 +55,7 @@ class TestNotifications:
         assert "page=2" in body["next"]
 
     def test_one_notification_of_the_caller_is_readable(self, alice):
-        mine = _notification(7)
+        mine = make_notification(7)
 
         response = alice.get(f"/notifications/{mine.id}")
 
@@ -78,7 +63,7 @@ class TestNotifications:
         assert response.json()["id"] == mine.id
 
     def test_another_users_notification_is_a_404(self, alice):
-        theirs = _notification(8)
+        theirs = make_notification(8)
 
         response = alice.get(f"/notifications/{theirs.id}/")
 

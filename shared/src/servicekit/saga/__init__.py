@@ -1,0 +1,34 @@
+"""A participant's side of an orchestrated saga that erases a user's data.
+
+user-service deletes an account as a saga (spec: architecture.md, "The
+saga"); every service holding the user's data takes part with three calls,
+each idempotent by saga id:
+
+- ``erase``: hide the user's data (the compensable step);
+- ``restore``: the compensation, bring back what this saga hid;
+- ``purge``: after the pivot (the account is gone), delete what was hidden.
+
+This package holds what is the same in every participant: the record of what
+each saga did (:class:`~servicekit.saga.models.AbstractErasure`), the state
+machine over it (:class:`~servicekit.saga.participant.SagaParticipant`), the
+409 :class:`~servicekit.saga.participant.SagaConflict`, the serializers and
+the view (``POST /internal/users/<id>/{erase|restore|purge}``). A service
+brings its concrete model and its three effects::
+
+    # models.py
+    class Erasure(AbstractErasure):
+        todos = models.PositiveIntegerField(default=0)  # one count per kind of data
+
+    # erasure.py
+    participant = SagaParticipant(Erasure, data="todos", hide=..., unhide=..., delete=...)
+
+    # internal_apis.py / urls.py
+    class UserTodosSagaApi(SagaStepApi):
+        required_scope = "todos:erase"
+        participant = erasure.participant
+        output_serializer_class = ErasureSerializer
+
+    urlpatterns = [*saga_step_urls(UserTodosSagaApi, name="internal-user-todos")]
+
+It is not a Django app (no tables of its own): nothing goes in ``INSTALLED_APPS``.
+"""
