@@ -13,6 +13,7 @@ from typing import Any
 from celery import Task
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
+from servicekit.events import receipts
 
 from config.celery import app
 from notifications import services
@@ -39,11 +40,22 @@ class NotificationTask(Task):
     ) -> None:
         if isinstance(exc, services.DeliveryDeferred):
             services.notification_fail(notification_id=exc.notification_id, error=exc.reason)
+            if self.name == handle_event.name and args:
+                _confirm(args[0])  # handled for good: recorded as failed
 
 
 @app.task(name="notification.handle_event", base=NotificationTask)
 def handle_event(envelope: Any) -> None:
     services.event_handle(envelope=envelope)
+    # Its outcome is recorded (sent, skipped, ignored or failed): tell the producer's
+    # relay not to publish it again. Until then it may, and this task skips the copy.
+    _confirm(envelope)
+
+
+def _confirm(envelope: Any) -> None:
+    event_id = envelope.get("id") if isinstance(envelope, dict) else None
+    if isinstance(event_id, str):
+        receipts.confirm(event_id)
 
 
 @app.task(name="notification.deliver", base=NotificationTask)

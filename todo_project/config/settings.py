@@ -96,6 +96,10 @@ SERVICEKIT = {
     "SERVICE_NAME": SERVICE_NAME,
     "SERVICE_VERSION": __version__,
     "REDIS_URL": REDIS_URL,
+    # Events the consumer has not confirmed after this long are published again.
+    "OUTBOX_REDELIVER_AFTER_SECONDS": env.positive_number(
+        "OUTBOX_REDELIVER_AFTER_SECONDS", default=300.0
+    ),
     "JWKS_URL": JWKS_URL,
     "READINESS_CHECKS": [
         "servicekit.health.check_databases",

@@ -217,6 +217,10 @@ SERVICEKIT = {
     "SERVICE_NAME": SERVICE_NAME,
     "SERVICE_VERSION": __version__,
     "REDIS_URL": REDIS_URL,
+    # Events the consumer has not confirmed after this long are published again.
+    "OUTBOX_REDELIVER_AFTER_SECONDS": env.positive_number(
+        "OUTBOX_REDELIVER_AFTER_SECONDS", default=300.0
+    ),
     # user-service verifies its own tokens with the same verifier as everyone,
     # reading its key ring directly instead of over HTTP from itself. Reading it
     # is cheap, so an unknown kid (a key just rotated in) may be looked up at once.

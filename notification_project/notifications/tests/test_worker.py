@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 import requests
 from celery import Celery
 from django.conf import settings
@@ -118,7 +119,7 @@ def _message_id(envelope: dict[str, Any]) -> str:
 
 
 def test_published_events_are_emailed_once_and_a_poison_message_is_recorded_as_failed(
-    start_worker, publish, smtp_sink, worker_db, todo_completed
+    start_worker, publish, smtp_sink, worker_db, todo_completed, broker
 ):
     start_worker()
     poison = todo_completed()
@@ -147,6 +148,14 @@ def test_published_events_are_emailed_once_and_a_poison_message_is_recorded_as_f
     )
     assert outcome == "failed"
     assert "'title' is a required property" in reason
+    # every event, the poison one too, is confirmed to the producer's relay
+
+    def receipts() -> set[str]:
+        keys = redis.Redis.from_url(broker.url, decode_responses=True).keys("event-receipt:*")
+        return {str(key).split(":", 1)[1] for key in keys}
+
+    expected = {poison["id"], envelope["id"], marker["id"]}
+    wait_for(lambda: receipts() == expected, timeout=10, what="a receipt for each event")
 
 
 def test_a_worker_killed_while_sending_is_redelivered_and_the_email_sent_once(

@@ -20,6 +20,7 @@ from django.db import connection, transaction
 from django.test import Client
 from django.utils import timezone
 from rest_framework.test import APIClient
+from servicekit.events import receipts
 from servicekit.outbox import services as outbox_services
 from servicekit.outbox.models import OutboxMessage
 from servicekit.outbox.relay import PublishFailed, Relay
@@ -109,6 +110,81 @@ class TestPublishing:
 
         assert outbox_services.prune_published() == 1
         assert OutboxMessage.objects.pending().count() == 1
+
+
+@pytest.mark.django_db
+class TestDeliveryReceipts:
+    """A published event the consumer never confirms is published again (receipts)."""
+
+    @pytest.fixture(autouse=True)
+    def _redeliver_after_a_minute(self, settings: Any, private_redis: RedisServer) -> None:
+        settings.SERVICEKIT = {
+            **settings.SERVICEKIT,
+            "OUTBOX_REDELIVER_AFTER_SECONDS": 60,
+            "OUTBOX_MAX_DELIVERIES": 3,
+        }
+
+    def _published_a_while_ago(self, minutes: int = 2) -> None:
+        OutboxMessage.objects.update(published_at=timezone.now() - timedelta(minutes=minutes))
+
+    def test_an_unconfirmed_event_is_published_again_and_a_confirmed_one_marked(
+        self, private_redis: RedisServer
+    ) -> None:
+        lost, handled = make_todo(ALICE, title="lost"), make_todo(ALICE, title="handled")
+        Relay().drain()
+        self._published_a_while_ago()
+        # the consumer handled one of them; the broker lost the other one
+        handled_row = OutboxMessage.objects.get(subject=f"todos/{handled.pk}")
+        receipts.confirm(str(handled_row.event_id))
+        redis.Redis.from_url(private_redis.url).delete("notification.events")
+
+        again = Relay().redeliver_unconfirmed()
+
+        assert again == 1
+        [message] = published_messages(private_redis.url)
+        lost_row = OutboxMessage.objects.get(subject=f"todos/{lost.pk}")
+        assert message["id"] == str(lost_row.event_id)
+        assert (lost_row.deliveries, lost_row.state) == (2, "published")
+        assert lost_row.delivered_at is None
+        handled_row.refresh_from_db()
+        assert handled_row.delivered_at is not None
+        assert handled_row.state == "delivered"
+
+    def test_nothing_is_published_again_before_its_time(self, private_redis: RedisServer) -> None:
+        make_todo(ALICE)
+        Relay().drain()
+
+        assert Relay().redeliver_unconfirmed() == 0
+        assert len(published_messages(private_redis.url)) == 1
+
+    def test_after_the_last_delivery_the_event_is_left_undelivered_for_an_operator(
+        self, private_redis: RedisServer, admin_client: Client
+    ) -> None:
+        make_todo(ALICE)
+        Relay().drain()
+        for _ in range(5):
+            self._published_a_while_ago()
+            Relay().redeliver_unconfirmed()
+
+        row = OutboxMessage.objects.get()
+        assert (row.deliveries, row.state) == (3, "undelivered")
+        assert len(published_messages(private_redis.url)) == 3
+        listed = admin_client.get("/admin/outbox/outboxmessage/", {"state": "undelivered"})
+        assert listed.context["cl"].result_count == 1
+
+    def test_with_redis_away_the_check_fails_and_nothing_changes(
+        self, private_redis: RedisServer
+    ) -> None:
+        make_todo(ALICE)
+        Relay().drain()
+        self._published_a_while_ago()
+        private_redis.stop()
+
+        with pytest.raises(PublishFailed):
+            Relay().redeliver_unconfirmed()
+
+        row = OutboxMessage.objects.get()
+        assert (row.deliveries, row.delivered_at) == (1, None)
 
 
 @pytest.mark.django_db(transaction=True)

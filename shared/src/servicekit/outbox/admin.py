@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 
 from servicekit.outbox import services
 from servicekit.outbox.models import OutboxMessage
+from servicekit.settings import servicekit_settings
 
 
 class StateFilter(admin.SimpleListFilter):
@@ -19,14 +20,24 @@ class StateFilter(admin.SimpleListFilter):
     def lookups(
         self, request: HttpRequest, model_admin: admin.ModelAdmin[Any]
     ) -> list[tuple[str, str]]:
-        return [("pending", "pending"), ("published", "published")]
+        return [
+            ("pending", "pending"),
+            ("published", "published, no receipt yet"),
+            ("delivered", "delivered (receipt seen)"),
+            ("undelivered", "undelivered (gave up)"),
+        ]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
-        if self.value() == "pending":
-            return queryset.filter(published_at__isnull=True)
-        if self.value() == "published":
-            return queryset.filter(published_at__isnull=False)
-        return queryset
+        most = servicekit_settings.OUTBOX_MAX_DELIVERIES
+        states = {
+            "pending": Q(published_at__isnull=True),
+            "published": Q(published_at__isnull=False, delivered_at__isnull=True)
+            & Q(deliveries__lt=most),
+            "delivered": Q(delivered_at__isnull=False),
+            "undelivered": Q(delivered_at__isnull=True, deliveries__gte=most),
+        }
+        value = self.value()
+        return queryset.filter(states[value]) if value in states else queryset
 
 
 @admin.register(OutboxMessage)
@@ -38,7 +49,8 @@ class OutboxMessageAdmin(admin.ModelAdmin):
         "state",
         "created_at",
         "published_at",
-        "attempts",
+        "deliveries",
+        "delivered_at",
     ]
     list_filter = [StateFilter, "event_type"]
     show_facets = admin.ShowFacets.ALWAYS  # counts next to each state and type
@@ -52,6 +64,8 @@ class OutboxMessageAdmin(admin.ModelAdmin):
         "envelope",
         "created_at",
         "published_at",
+        "deliveries",
+        "delivered_at",
         "attempts",
         "last_error",
     ]

@@ -7,6 +7,8 @@ from typing import Any
 from django.db import models
 from django.db.models import Q
 
+from servicekit.settings import servicekit_settings
+
 
 class OutboxMessageManager(models.Manager["OutboxMessage"]):
     def pending(self) -> models.QuerySet[OutboxMessage]:
@@ -14,6 +16,10 @@ class OutboxMessageManager(models.Manager["OutboxMessage"]):
 
     def published(self) -> models.QuerySet[OutboxMessage]:
         return self.filter(published_at__isnull=False)
+
+    def unconfirmed(self) -> models.QuerySet[OutboxMessage]:
+        """Published, and no receipt from the consumer seen yet."""
+        return self.filter(published_at__isnull=False, delivered_at__isnull=True)
 
 
 class OutboxMessage(models.Model):
@@ -27,6 +33,10 @@ class OutboxMessage(models.Model):
     # Failed publish attempts and the last error, for the admin.
     attempts = models.PositiveIntegerField(default=0)
     last_error = models.TextField(blank=True)
+    # How often it was handed to the broker; more than once when no receipt came in time.
+    deliveries = models.PositiveIntegerField(default=0)
+    # When the relay saw the consumer's receipt (servicekit.events.receipts).
+    delivered_at = models.DateTimeField(null=True, blank=True)
 
     objects = OutboxMessageManager()
 
@@ -41,6 +51,12 @@ class OutboxMessage(models.Model):
             ),
             # Pruning deletes published rows by age.
             models.Index(fields=["published_at"], name="outbox_published_idx"),
+            # The relay's receipt check reads only the rows still waiting for one.
+            models.Index(
+                fields=["published_at"],
+                name="outbox_unconfirmed_idx",
+                condition=Q(published_at__isnull=False, delivered_at__isnull=True),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -48,7 +64,13 @@ class OutboxMessage(models.Model):
 
     @property
     def state(self) -> str:
-        return "published" if self.published_at else "pending"
+        if self.delivered_at:
+            return "delivered"
+        if not self.published_at:
+            return "pending"
+        if self.deliveries >= servicekit_settings.OUTBOX_MAX_DELIVERIES:
+            return "undelivered"  # published again and again, never confirmed: see to it
+        return "published"
 
     def as_envelope(self) -> dict[str, Any]:
         return dict(self.envelope)

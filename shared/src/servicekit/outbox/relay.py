@@ -7,6 +7,10 @@ One loop, run by ``python manage.py relay_outbox``::
     -> publish them one by one, stop at the first failure
     -> mark the published ones, in the same transaction
     -> on failure back off (doubling, capped) and try again
+    -> every sweep: rows published OUTBOX_REDELIVER_AFTER_SECONDS ago are checked
+       for the consumer's receipt (servicekit.events.receipts); confirmed ones are
+       marked delivered, the others published again (at most OUTBOX_MAX_DELIVERIES
+       times in all), so an event the broker lost after taking it still arrives
 
 Several relays may run against PostgreSQL: ``SKIP LOCKED`` gives each its own
 rows. SQLite has no row locks (``select_for_update`` does nothing there), so
@@ -20,12 +24,15 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from datetime import timedelta
 
 import redis
 from django.db import close_old_connections, transaction
+from django.db.models import F
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
+from servicekit.events import receipts
 from servicekit.outbox import publisher, services
 from servicekit.outbox.models import OutboxMessage
 from servicekit.settings import servicekit_settings
@@ -52,6 +59,7 @@ class Relay:
         self.stop = stop or threading.Event()
         self._failures = 0
         self._next_housekeeping = 0.0
+        self._next_receipt_check = 0.0
 
     # -- one batch -------------------------------------------------------------
 
@@ -84,10 +92,64 @@ class Relay:
                             last_error=f"{type(exc).__name__}: {exc}"[:2000],
                         )
             if published:
-                OutboxMessage.objects.filter(pk__in=published).update(published_at=timezone.now())
+                OutboxMessage.objects.filter(pk__in=published).update(
+                    published_at=timezone.now(), deliveries=F("deliveries") + 1
+                )
         if error is not None:
             raise PublishFailed(str(error)) from error
         return len(published)
+
+    def redeliver_unconfirmed(self) -> int:
+        """Check receipts of rows published a while ago; publish again the unconfirmed ones.
+
+        Returns how many were published again. Raises :class:`PublishFailed` if
+        Redis (receipts or broker) cannot be reached.
+        """
+        after = servicekit_settings.OUTBOX_REDELIVER_AFTER_SECONDS
+        if not after:
+            return 0
+        cutoff = timezone.now() - timedelta(seconds=after)
+        error: Exception | None = None
+        with transaction.atomic():
+            rows = list(
+                OutboxMessage.objects.unconfirmed()
+                .filter(
+                    published_at__lt=cutoff,
+                    deliveries__lt=servicekit_settings.OUTBOX_MAX_DELIVERIES,
+                )
+                .select_for_update(skip_locked=True)
+                .order_by("published_at")
+                .only("id", "event_id", "envelope", "deliveries")[: self.batch_size]
+            )
+            if not rows:
+                return 0
+            try:
+                seen = receipts.confirmed([str(row.event_id) for row in rows])
+            except redis.RedisError as exc:
+                raise PublishFailed(f"receipts unreadable: {exc}") from exc
+            now = timezone.now()
+            confirmed = [row.pk for row in rows if str(row.event_id) in seen]
+            OutboxMessage.objects.filter(pk__in=confirmed).update(delivered_at=now)
+            missing = [row for row in rows if str(row.event_id) not in seen]
+            again: list[OutboxMessage] = []
+            try:
+                with publisher.publishing() as publish:
+                    for row in missing:
+                        publish(row.as_envelope())
+                        again.append(row)
+            except Exception as exc:  # noqa: BLE001 - any broker failure: try again later
+                error = exc
+            OutboxMessage.objects.filter(pk__in=[row.pk for row in again]).update(
+                published_at=now, deliveries=F("deliveries") + 1
+            )
+        for row in again:
+            logger.warning(
+                "outbox_redelivered",
+                extra={"event_id": str(row.event_id), "deliveries": row.deliveries + 1},
+            )
+        if error is not None:
+            raise PublishFailed(str(error)) from error
+        return len(again)
 
     def drain(self) -> int:
         """Publish batches until nothing is pending (or :attr:`stop` is set)."""
@@ -108,6 +170,7 @@ class Relay:
             close_old_connections()
             try:
                 count = self.drain()
+                self._check_receipts()
             except PublishFailed as exc:
                 self._back_off(exc)
                 continue
@@ -149,6 +212,14 @@ class Relay:
             remaining = self.sweep_seconds - (time.monotonic() - started)
             if remaining > 0:
                 self.stop.wait(remaining)
+
+    def _check_receipts(self) -> None:
+        """At most once per sweep interval (commits may wake the loop far more often)."""
+        now = time.monotonic()
+        if now < self._next_receipt_check:
+            return
+        self._next_receipt_check = now + self.sweep_seconds
+        self.redeliver_unconfirmed()
 
     def _housekeeping(self) -> None:
         """Every ``OUTBOX_PRUNE_INTERVAL_SECONDS``: prune old rows, run OUTBOX_HOUSEKEEPING."""
