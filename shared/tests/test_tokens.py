@@ -218,3 +218,103 @@ def test_a_new_process_verifies_tokens_while_the_jwks_url_is_down(
     get_redis().delete(tokens.LAST_KNOWN_JWKS_PREFIX + server.url)
     tokens.keyset.clear()
     assert client.get("/me", headers=bearer(token_factory.access(1))).status_code == 401
+
+
+# --- the cache of verified tokens (tokens.verify(..., cache=True)) -----------------------
+
+
+@pytest.fixture
+def fresh_cache() -> Any:
+    tokens.verified_tokens.clear()
+    yield tokens.verified_tokens
+    tokens.verified_tokens.clear()
+
+
+def test_a_cached_token_has_its_signature_checked_once(
+    token_factory: TokenFactory, fresh_cache, monkeypatch
+) -> None:
+    decoded: list[str] = []
+    real_decode = jwt.decode
+
+    def counting_decode(token: str, *args: Any, **kwargs: Any) -> Any:
+        decoded.append(token)
+        return real_decode(token, *args, **kwargs)
+
+    monkeypatch.setattr(jwt, "decode", counting_decode)
+    token = token_factory.access(5)
+
+    claims = [tokens.verify(token, cache=True) for _ in range(3)]
+
+    assert [c["user_id"] for c in claims] == [5, 5, 5]
+    assert decoded == [token]
+    # and without cache=True nothing is cached: each call checks the signature
+    tokens.verify(token_factory.access(6))
+    tokens.verify(token_factory.access(6))
+    assert len(decoded) == 3
+
+
+def test_a_cached_token_is_refused_once_it_expires(
+    token_factory: TokenFactory, fresh_cache, settings
+) -> None:
+    settings.SERVICEKIT = {**settings.SERVICEKIT, "JWT_LEEWAY_SECONDS": 0}
+    claims = token_factory.claims(token_type="access", user_id=3, username="bo", lifetime=1)
+    token = token_factory.sign(claims)
+    assert tokens.verify(token, cache=True)["user_id"] == 3
+
+    time.sleep(max(0.0, claims["exp"] - time.time()) + 0.1)
+
+    with pytest.raises(tokens.InvalidToken, match="expired"):
+        tokens.verify(token, cache=True)
+
+
+def test_a_cached_token_is_still_checked_for_revocation_and_type(
+    token_factory: TokenFactory, fresh_cache
+) -> None:
+    token = token_factory.access(5)
+    claims = tokens.verify(token, cache=True)
+
+    with pytest.raises(tokens.InvalidToken, match="type"):
+        tokens.verify(token, expected_type=tokens.REFRESH, cache=True)
+    tokens.revoke(claims["jti"], expires_at=claims["exp"])
+    with pytest.raises(tokens.InvalidToken, match="revoked"):
+        tokens.verify(token, cache=True)
+
+
+def test_a_key_dropped_from_the_key_set_ends_its_cached_tokens(
+    token_factory: TokenFactory, fresh_cache, settings
+) -> None:
+    token = token_factory.access(5)
+    assert tokens.verify(token, cache=True)["user_id"] == 5
+
+    # when user-service rotates the key out and the key set is fetched again
+    rotated = TokenFactory(kid="test-key-2")
+    token_factory.jwks = rotated.jwks  # type: ignore[method-assign]
+    settings.SERVICEKIT = {**settings.SERVICEKIT, "JWKS_CACHE_SECONDS": 0}
+
+    with pytest.raises(tokens.InvalidToken, match="unknown key"):
+        tokens.verify(token, cache=True)
+
+
+def test_cached_claims_cannot_be_changed_by_a_caller(
+    token_factory: TokenFactory, fresh_cache
+) -> None:
+    token = token_factory.access(5)
+    tokens.verify(token, cache=True)["user_id"] = 1
+
+    assert tokens.verify(token, cache=True)["user_id"] == 5
+
+
+def test_the_cache_keeps_only_the_most_recently_used_tokens(token_factory: TokenFactory) -> None:
+    cache = tokens.VerifiedTokens(maxsize=2)
+    key = tokens.keyset.key_for(token_factory.kid)
+    exp = time.time() + 60
+    for name in ("a", "b"):
+        cache.put(name, {"exp": exp}, key, token_factory.kid)
+
+    assert cache.get("a") is not None  # "a" is now the most recent
+    cache.put("c", {"exp": exp}, key, token_factory.kid)
+
+    assert len(cache) == 2
+    assert cache.get("b") is None
+    assert cache.get("a") is not None
+    assert cache.get("c") is not None

@@ -7,21 +7,24 @@ import os
 import sys
 
 
-def _count(variable: str, default: int) -> int:
-    """A positive whole number from the environment, or one clear line and exit 2."""
+def env_count(variable: str, default: int) -> int:
+    """A positive whole number from the environment, or one clear line and exit 2.
+
+    A project's ``gunicorn.conf.py`` uses it to give a setting its own default.
+    """
     raw = os.environ.get(variable, "") or str(default)
     if not raw.isdigit() or int(raw) < 1:
         sys.exit(f"gunicorn: configuration error: {variable}: {raw!r} is not a whole number >= 1")
     return int(raw)
 
 
-workers = _count("GUNICORN_WORKERS", 2)
-threads = _count("GUNICORN_THREADS", 4)
+workers = env_count("GUNICORN_WORKERS", 2)
+threads = env_count("GUNICORN_THREADS", 4)
 worker_class = "gthread"
 # Load Django once in the master: a bad setting stops the service before any
 # worker forks (with one clear line), and workers share the loaded code.
 preload_app = True
-timeout = _count("GUNICORN_TIMEOUT", 30)
+timeout = env_count("GUNICORN_TIMEOUT", 30)
 graceful_timeout = 10
 keepalive = 5
 # Django's LOGGING (JSON) takes over gunicorn's loggers once the app is loaded;

@@ -7,6 +7,13 @@ small leeway, token type, and the ``jti`` denylist in Redis.
 Keys come from ``SERVICEKIT["JWKS_URL"]`` (cached ``JWKS_CACHE_SECONDS``; an
 unknown ``kid`` triggers at most one refetch per ``JWKS_REFETCH_INTERVAL``), or,
 inside user-service, from the callable named by ``SERVICEKIT["JWKS_PROVIDER"]``.
+
+A caller that sees the same token many times (the gateway) may pass
+``cache=True``: the claims of a verified token are then kept, by the raw token
+string, in a bounded LRU until the token expires (:class:`VerifiedTokens`), so
+the signature is checked once per token rather than once per request. What
+must still be asked each time is asked each time: expiry, token type and, when
+requested, the denylist.
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ import json
 import logging
 import threading
 import time
+from collections import OrderedDict
 from typing import Any
 
 import jwt
@@ -57,6 +65,12 @@ class KeySet:
         if key is None:
             raise InvalidToken("Token is signed with an unknown key.")
         return key
+
+    def current(self, kid: str) -> Any:
+        """The key now known for ``kid`` (``None`` if none); refreshes a stale set first."""
+        if time.monotonic() - self._fetched_at > servicekit_settings.JWKS_CACHE_SECONDS:
+            self._refresh(time.monotonic())
+        return self._keys.get(kid)
 
     def clear(self) -> None:
         with self._lock:
@@ -124,15 +138,86 @@ def _last_known_jwks(url: str) -> dict[str, Any] | None:
 keyset = KeySet()
 
 
+class VerifiedTokens:
+    """Tokens whose signature has been checked: raw token → (claims, key, kid), LRU-bounded.
+
+    An entry is used only while the token has not expired (``exp`` plus the
+    leeway, read at each use) and while ``kid`` still maps to the very key that
+    verified it: a key set that is refreshed or rotated (new key objects)
+    makes every entry verify once more; a key dropped from the JWKS ends its
+    tokens at once.
+    """
+
+    def __init__(self, maxsize: int) -> None:
+        self.maxsize = maxsize
+        self._entries: OrderedDict[str, tuple[dict[str, Any], Any, str]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, token: str) -> dict[str, Any] | None:
+        with self._lock:
+            entry = self._entries.get(token)
+            if entry is not None:
+                self._entries.move_to_end(token)
+        if entry is None:
+            return None
+        claims, key, kid = entry
+        if (
+            time.time() >= claims["exp"] + servicekit_settings.JWT_LEEWAY_SECONDS
+            or keyset.current(kid) is not key
+        ):
+            with self._lock:
+                self._entries.pop(token, None)
+            return None
+        return claims
+
+    def put(self, token: str, claims: dict[str, Any], key: Any, kid: str) -> None:
+        if not isinstance(claims.get("exp"), int | float):
+            return  # only tokens with a usable expiry are kept
+        with self._lock:
+            self._entries[token] = (claims, key, kid)
+            self._entries.move_to_end(token)
+            while len(self._entries) > self.maxsize:
+                self._entries.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+# Enough for every token a gateway worker sees in a few minutes (a few MB at most).
+VERIFIED_TOKENS_MAXSIZE = 4096
+verified_tokens = VerifiedTokens(VERIFIED_TOKENS_MAXSIZE)
+
+
 def verify(
-    token: str, *, expected_type: str = ACCESS, check_revocation: bool = True
+    token: str,
+    *,
+    expected_type: str = ACCESS,
+    check_revocation: bool = True,
+    cache: bool = False,
 ) -> dict[str, Any]:
     """The token's claims, or :class:`InvalidToken` saying what is wrong with it.
 
     ``check_revocation=False`` skips the denylist lookup for a caller that checks
     ``DENYLIST_PREFIX + jti`` itself (the gateway, in the same Redis round trip as
-    its rate limit).
+    its rate limit). ``cache=True`` reuses an earlier signature check of the same
+    token string (:class:`VerifiedTokens`); the returned dict is the caller's own.
     """
+    claims = verified_tokens.get(token) if cache else None
+    if claims is None:
+        claims = _verify_signature(token, cache=cache)
+    if claims.get("token_type") != expected_type:
+        raise InvalidToken(f"Token type must be {expected_type!r}.")
+    if check_revocation and is_revoked(claims["jti"]):
+        raise InvalidToken("Token has been revoked.")
+    return dict(claims) if cache else claims
+
+
+def _verify_signature(token: str, *, cache: bool) -> dict[str, Any]:
+    """Header, signature, algorithm, expiry and required claims; the claims if all hold."""
     try:
         header = jwt.get_unverified_header(token)
     except jwt.DecodeError:
@@ -142,10 +227,11 @@ def verify(
     kid = header.get("kid")
     if not isinstance(kid, str) or not kid:
         raise InvalidToken("Token has no key id (kid).")
+    key = keyset.key_for(kid)
     try:
         claims: dict[str, Any] = jwt.decode(
             token,
-            keyset.key_for(kid),
+            key,
             algorithms=[ALGORITHM],
             leeway=servicekit_settings.JWT_LEEWAY_SECONDS,
             options={"require": ["exp", "iat", "jti", "token_type"]},
@@ -154,10 +240,8 @@ def verify(
         raise InvalidToken("Token has expired.") from None
     except jwt.InvalidTokenError as exc:
         raise InvalidToken(f"Token is invalid: {exc}.") from None
-    if claims.get("token_type") != expected_type:
-        raise InvalidToken(f"Token type must be {expected_type!r}.")
-    if check_revocation and is_revoked(claims["jti"]):
-        raise InvalidToken("Token has been revoked.")
+    if cache:
+        verified_tokens.put(token, dict(claims), key, kid)
     return claims
 
 
