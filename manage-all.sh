@@ -39,11 +39,17 @@ Commands:
   migrate            apply every service's database migrations
   createsuperuser SERVICE
                      create an admin user in that service's database
-  bench gateway [ARGS]
-                     the gateway benchmark (bench/README.md; uses wrk when installed)
+  demo               a demo user with todos, an admin in each service (printed
+                     one-time passwords), and curl commands with a fresh token
+  mail [--show N]    the emails the local SMTP sink caught (also in the browser:
+                     notification-service's /admin/mailbox/)
+  bench [NAME [ARGS]]
+                     the benchmarks (bench/README.md): gateway, writes, pipeline,
+                     reads, relay, notifications, soak, startup; without NAME, lists them
   test [SUITE ...] [-- PYTEST_ARGS]
                      lint, types, shared, gateway, todo, user, notification,
-                     deploy (compose/k8s validation), e2e
+                     deploy (compose/k8s validation), e2e, browser (headless
+                     Chromium: apt-get install chromium chromium-driver)
                      (all when none is named); exits non-zero if any fails
 
 Processes: api-gateway (gateway), todo-service (todo), user-service (user),
@@ -194,6 +200,8 @@ enter_service() {
     TODO_SERVICE_URL USER_SERVICE_URL NOTIFICATION_SERVICE_URL
   PORT="$(service_port "$service")"
   export PORT
+  # The SMTP sink's Maildir, shown in notification-service's admin (/admin/mailbox/).
+  if [ -n "${SMTP_SINK:-}" ]; then export DEV_MAILBOX_DIR="$VAR_DIR/mail"; fi
   DATABASE_URL="$(database_url_of "$service")"
   if [ -n "$DATABASE_URL" ]; then export DATABASE_URL; else unset DATABASE_URL; fi
 }
@@ -345,6 +353,11 @@ wait_ready() {
       fi
       is_ready "$name" || still+=("$name")
     done
+    if [ -n "$UP_STARTED" ]; then
+      for name in "${pending[@]}"; do
+        case " ${still[*]-} " in *" $name "*) ;; *) progress "$name" ready ;; esac
+      done
+    fi
     pending=("${still[@]+"${still[@]}"}")
     [ "${#pending[@]}" -eq 0 ] && return 0
     if [ "$SECONDS" -ge "$deadline" ]; then
@@ -353,6 +366,14 @@ wait_ready() {
     fi
     sleep 0.2
   done
+}
+
+# One line of `up`'s progress: what, and the seconds since `up` began.
+UP_STARTED=""
+progress() {
+  local now="${EPOCHREALTIME/,/.}"
+  printf '  %-22s %s (%s s)\n' "$1" "$2" \
+    "$(awk -v a="$UP_STARTED" -v b="$now" 'BEGIN { printf "%.1f", b - a }')"
 }
 
 report_failure() {
@@ -398,6 +419,7 @@ cmd_up() {
     exit 1
   fi
   resolve_settings
+  UP_STARTED="${EPOCHREALTIME/,/.}"
   local tail_pid=""
   if [ -z "$detach" ]; then
     # Ctrl-C at any moment, also during start-up, stops everything this started.
@@ -405,11 +427,13 @@ cmd_up() {
   fi
   local name support=()
   mapfile -t support < <(support_processes)
+  say "Starting (logs in $LOG_DIR/):"
   for name in "${support[@]+"${support[@]}"}"; do start_one "$name"; done
   if ! wait_ready "${support[@]+"${support[@]}"}" || ! migrate_all; then
     cmd_down >/dev/null
     exit 1
   fi
+  progress databases migrated
   for name in "${HTTP_SERVICES[@]}" "${WORKERS[@]}"; do start_one "$name"; done
   if ! wait_ready "${HTTP_SERVICES[@]}" "${WORKERS[@]}"; then
     cmd_down >/dev/null
@@ -427,15 +451,19 @@ cmd_up() {
 }
 
 print_urls() {
-  say "Ready:"
-  say "  api-gateway           http://127.0.0.1:$GATEWAY_PORT"
-  say "  todo-service          http://127.0.0.1:$TODO_PORT   (admin: /admin/)"
-  say "  user-service          http://127.0.0.1:$USER_PORT   (admin: /admin/)"
-  say "  notification-service  http://127.0.0.1:$NOTIFICATION_PORT   (admin: /admin/)"
-  say "  flower                http://127.0.0.1:$FLOWER_PORT   (Celery monitoring)"
+  local base=http://127.0.0.1
+  say "Ready. Open:"
+  say "  api-gateway           $base:$GATEWAY_PORT   (Swagger UI of every service: /docs)"
+  say "  todo-service          $base:$TODO_PORT/admin/   (todos, outbox)"
+  say "  user-service          $base:$USER_PORT/admin/   (users, outbox, sagas)"
+  say "  notification-service  $base:$NOTIFICATION_PORT/admin/   (notifications, preferences)"
+  [ -n "${SMTP_SINK:-}" ] &&
+    say "  mail viewer           $base:$NOTIFICATION_PORT/admin/mailbox/   (or ./manage-all.sh mail)"
+  say "  flower                $base:$FLOWER_PORT   (Celery workers and tasks)"
   say "  redis                 $REDIS_URL${EMBEDDED_REDIS:+ (embedded)}"
   say "  smtp                  $SMTP_HOST:$SMTP_PORT${SMTP_SINK:+ (sink; mail in $VAR_DIR/mail/new/)}"
   say "  logs                  $LOG_DIR/"
+  say "Admin logins and a demo user with todos: ./manage-all.sh demo"
 }
 
 cmd_down() {
@@ -524,9 +552,70 @@ cmd_createsuperuser() {
   in_service "$name" "$PY" manage.py createsuperuser
 }
 
+cmd_mail() {
+  load_settings
+  [ -n "${SMTP_SINK:-}" ] || die "SMTP_HOST points at a real SMTP server; its mail is not kept here"
+  in_service notification-service "$PY" manage.py mailbox "$@"
+}
+
+# A demo user with todos (one completed: an email), an admin in each service, curl lines.
+DEMO_USER=demo
+DEMO_PASSWORD=todo-demo-password
+cmd_demo() {
+  load_settings
+  local gateway="http://127.0.0.1:$GATEWAY_PORT" account token todo service password
+  json() { "$PY" -c 'import json, sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
+  account="{\"username\": \"$DEMO_USER\", \"email\": \"$DEMO_USER@example.com\", \"password\": \"$DEMO_PASSWORD\"}"
+  # Registering twice is refused (the user exists): then logging in is enough.
+  curl -s -o /dev/null -X POST "$gateway/auth/register" -H 'Content-Type: application/json' -d "$account"
+  token="$(curl -sf -X POST "$gateway/auth/login" -H 'Content-Type: application/json' -d "$account" | json access)" ||
+    die "could not log in as $DEMO_USER through $gateway (is the suite up? ./manage-all.sh status)"
+  local bearer="Authorization: Bearer $token"
+  for todo in '{"title": "Buy milk", "priority": "high"}' \
+    '{"title": "Read docs/saga.md", "priority": "normal"}' \
+    '{"title": "Water the plants", "priority": "low"}'; do
+    curl -sf -o /dev/null -X POST "$gateway/todos" -H "$bearer" \
+      -H 'Content-Type: application/json' -d "$todo" || die "could not create a todo"
+  done
+  todo="$(curl -sf -X POST "$gateway/todos" -H "$bearer" -H 'Content-Type: application/json' \
+    -d '{"title": "Try the suite"}' | json id)"
+  curl -sf -o /dev/null -X POST "$gateway/todos/$todo/complete" -H "$bearer" ||
+    die "could not complete todo $todo"
+  say "Demo user: $DEMO_USER / $DEMO_PASSWORD (3 open todos; \"Try the suite\" completed, so an email is on its way)"
+  say ""
+  say "Admins (user 'admin', a new one-time password each time you run demo):"
+  for service in todo-service user-service notification-service; do
+    password="$("$PY" -c 'import secrets; print(secrets.token_urlsafe(12))')"
+    in_service "$service" env ADMIN_PASSWORD="$password" "$PY" manage.py shell --no-imports -c '
+import os
+from django.contrib.auth import get_user_model
+admin, _ = get_user_model().objects.get_or_create(username="admin", defaults={"email": "admin@example.com"})
+admin.is_active = admin.is_staff = admin.is_superuser = True
+admin.set_password(os.environ["ADMIN_PASSWORD"])
+admin.save()' || die "could not create the admin of $service"
+    printf '  %-22s http://127.0.0.1:%s/admin/   admin / %s\n' "$service" "$(service_port "$service")" "$password"
+  done
+  say ""
+  say "Try the API (the token is valid for 5 minutes; log in again for a new one):"
+  cat <<EOF_CURL
+  export TOKEN=$token
+  curl -s $gateway/todos -H "Authorization: Bearer \$TOKEN"
+  curl -s "$gateway/todos?completed=false&ordering=-priority" -H "Authorization: Bearer \$TOKEN"
+  curl -s -X POST $gateway/todos -H "Authorization: Bearer \$TOKEN" \\
+    -H 'Content-Type: application/json' -d '{"title": "My first todo"}'
+  curl -s -X POST $gateway/todos/$todo/complete -H "Authorization: Bearer \$TOKEN"
+  curl -s $gateway/todos/stats -H "Authorization: Bearer \$TOKEN"
+  curl -s $gateway/notifications -H "Authorization: Bearer \$TOKEN"
+  curl -s -X POST $gateway/auth/login -H 'Content-Type: application/json' \\
+    -d '{"username": "$DEMO_USER", "password": "$DEMO_PASSWORD"}'
+EOF_CURL
+  say ""
+  say "The email: ./manage-all.sh mail, or http://127.0.0.1:$NOTIFICATION_PORT/admin/mailbox/"
+}
+
 # --- tests --------------------------------------------------------------------
 
-TEST_SUITES=(lint types shared gateway todo user notification deploy e2e)
+TEST_SUITES=(lint types shared gateway todo user notification deploy e2e browser)
 
 run_suite() {
   local suite="$1"
@@ -549,7 +638,9 @@ run_suite() {
     deploy)
       (cd "$ROOT/compose" && exec "$PY" -m pytest tests "$@") ;;
     e2e)
-      (cd "$ROOT" && exec "$PY" -m pytest tests "$@") ;;
+      (cd "$ROOT" && exec "$PY" -m pytest tests --ignore=tests/browser "$@") ;;
+    browser)
+      (cd "$ROOT" && exec "$PY" -m pytest tests/browser "$@") ;;
     *) die "unknown test suite '$suite' (one of: ${TEST_SUITES[*]})" ;;
   esac
 }
@@ -599,6 +690,34 @@ cmd_test() {
   return "$failed"
 }
 
+# --- benchmarks ---------------------------------------------------------------
+
+# The scripts in bench/ (common.py is their shared module, not a benchmark).
+bench_names() {
+  local file
+  for file in "$ROOT"/bench/*.py; do
+    file="$(basename "$file" .py)"
+    [ "$file" = common ] || echo "$file"
+  done
+}
+
+cmd_bench() {
+  local name="${1:-}" names
+  names="$(bench_names | tr '\n' ' ')"
+  if [ -z "$name" ]; then
+    say "Benchmarks (./manage-all.sh bench NAME [ARGS]; NAME --help; bench/README.md):"
+    bench_names | sed 's/^/  /'
+    return 0
+  fi
+  case " $names" in
+    *" $name "*) ;;
+    *) die "unknown benchmark '$name' (one of: ${names% })" ;;
+  esac
+  shift
+  ensure_venv
+  exec "$PY" "$ROOT/bench/$name.py" "$@"
+}
+
 main() {
   local command="${1:-}"
   [ $# -gt 0 ] && shift
@@ -612,12 +731,10 @@ main() {
     restart) cmd_stop "$@" && cmd_start "$@" ;;
     migrate) cmd_migrate ;;
     createsuperuser) cmd_createsuperuser "$@" ;;
+    demo) cmd_demo ;;
+    mail) cmd_mail "$@" ;;
     test) cmd_test "$@" ;;
-    bench)
-      [ "${1:-}" = gateway ] || die "usage: ./manage-all.sh bench gateway [ARGS] (see bench/README.md)"
-      shift
-      ensure_venv
-      exec "$PY" "$ROOT/bench/gateway.py" "$@" ;;
+    bench) cmd_bench "$@" ;;
     -h | --help | help) usage ;;
     "") usage >&2; exit 2 ;;
     *) say "Unknown command: $command" >&2; usage >&2; exit 2 ;;

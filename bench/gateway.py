@@ -20,88 +20,24 @@ The gateway's rate limit stays on, set high enough not to refuse the benchmark.
 from __future__ import annotations
 
 import argparse
-import os
-import platform
-import re
-import shutil
 import statistics
-import subprocess
 import sys
-import tempfile
-import uuid
-from dataclasses import dataclass, field
-from pathlib import Path
 
-import requests
-from servicekit.testing import free_port
+from common import (
+    TICKS,
+    Run,
+    Suite,
+    cpu_ticks,
+    create_todos,
+    figure,
+    header,
+    require_wrk,
+    sign_up,
+    this_command,
+    wrk,
+)
 
-ROOT = Path(__file__).resolve().parent.parent
-MANAGE_ALL = ROOT / "manage-all.sh"
-PORT_VARIABLES = {
-    "api-gateway": "GATEWAY_PORT",
-    "todo-service": "TODO_PORT",
-    "user-service": "USER_PORT",
-    "notification-service": "NOTIFICATION_PORT",
-}
-
-
-@dataclass
-class Run:
-    rps: float
-    p50_ms: float
-    p99_ms: float
-    requests: int = 0
-    cpu_ms: dict[str, float] = field(default_factory=dict)  # CPU ms per request, by process
-
-
-_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
-
-
-def _ms(text: str) -> float:
-    match = re.fullmatch(r"([\d.]+)(us|ms|s)", text)
-    if not match:
-        raise ValueError(f"unexpected latency {text!r} in wrk output")
-    return float(match.group(1)) * _UNITS[match.group(2)]
-
-
-def wrk(url: str, token: str, *, duration: int, connections: int) -> tuple[Run, str]:
-    command = [
-        "wrk", "--latency", f"-t{min(2, connections)}", f"-c{connections}", f"-d{duration}s",
-        "-H", f"Authorization: Bearer {token}", url,
-    ]  # fmt: skip
-    output = subprocess.run(  # noqa: S603 - wrk with our own arguments
-        command, capture_output=True, text=True, check=True
-    ).stdout
-    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
-    if errors:
-        raise SystemExit(f"{url}: {errors.group(1)} error responses; output:\n{output}")
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
-    p50 = _ms(re.search(r"\s50%\s+(\S+)", output).group(1))  # type: ignore[union-attr]
-    p99 = _ms(re.search(r"\s99%\s+(\S+)", output).group(1))  # type: ignore[union-attr]
-    requests_done = int(re.search(r"(\d+) requests in", output).group(1))  # type: ignore[union-attr]
-    shown = " ".join(command).replace(token, "$TOKEN")
-    return Run(rps, p50, p99, requests_done), shown
-
-
-def summary(values: list[float]) -> str:
-    return (
-        f"min {min(values):8.2f}  median {statistics.median(values):8.2f}  max {max(values):8.2f}"
-    )
-
-
-def machine() -> str:
-    model = ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return (
-        f"{platform.node()}: {os.cpu_count()} CPUs ({model}), {platform.platform()}, "
-        f"Python {platform.python_version()}"
-    )
+CPU_PROCESSES = ("api-gateway", "todo-service", "redis")
 
 
 def main() -> None:
@@ -112,39 +48,14 @@ def main() -> None:
     parser.add_argument("--todos", type=int, default=20)
     parser.add_argument("--path", default="/todos", help="what to fetch (e.g. /health)")
     args = parser.parse_args()
-    if not shutil.which("wrk"):
-        raise SystemExit("wrk is needed: apt-get install wrk")
+    require_wrk()
 
-    var_dir = Path(tempfile.mkdtemp(prefix="bench-gateway-"))
-    ports = {service: free_port() for service in PORT_VARIABLES}
-    env = {
-        **os.environ,
-        **{variable: str(ports[s]) for s, variable in PORT_VARIABLES.items()},
-        "VAR_DIR": str(var_dir),
-        "GATEWAY_RATE_LIMIT": "100000000/min",
-        # One token for the whole run, which outlasts the default 5-minute lifetime.
-        "JWT_ACCESS_LIFETIME_SECONDS": "3600",
-        "LOG_LEVEL": os.environ.get("LOG_LEVEL", "WARNING"),
-    }
-    for variable in (
-        "REDIS_URL",
-        "TODO_SERVICE_URL",
-        "USER_SERVICE_URL",
-        "NOTIFICATION_SERVICE_URL",
-    ):
-        env.pop(variable, None)
-    try:
-        up = subprocess.run(  # noqa: S603 - our own script
-            [str(MANAGE_ALL), "up", "-d"], env=env, capture_output=True, text=True, check=False
-        )
-        if up.returncode != 0:
-            raise SystemExit(f"manage-all.sh up -d failed:\n{up.stdout}{up.stderr}")
-        gateway = f"http://127.0.0.1:{ports['api-gateway']}"
-        direct = f"http://127.0.0.1:{ports['todo-service']}"
-        token = sign_up_with_todos(gateway, args.todos)
-        database = "PostgreSQL" if "postgres" in env.get("TODO_DATABASE_URL", "") else "SQLite"
-        print(f"machine: {machine()}")
-        print(f"suite: {var_dir} (todo database: {database}), {args.todos} todos, same token")
+    with Suite("gateway") as suite:
+        gateway, direct = suite.url("api-gateway"), suite.url("todo-service")
+        account = sign_up(gateway)
+        create_todos(gateway, account, args.todos)
+        header(suite, this_command())
+        print(f"{args.todos} todos, same token")
         # Throughput at 8 connections saturates the machine, so latency there is mostly
         # queueing (connections / throughput); the latency the gateway adds is measured
         # on its own, with one connection, as a proxy's added latency usually is.
@@ -153,11 +64,14 @@ def main() -> None:
             for connections in (args.connections, 1):
                 for side, base in (("direct", direct), ("gateway", gateway)):
                     key = f"{side} c={connections}"
-                    before = cpu_ticks(var_dir)
+                    before = cpu_ticks(suite, CPU_PROCESSES)
                     run, command = wrk(
-                        base + args.path, token, duration=args.duration, connections=connections
+                        base + args.path,
+                        account.token,
+                        duration=args.duration,
+                        connections=connections,
                     )
-                    after = cpu_ticks(var_dir)
+                    after = cpu_ticks(suite, CPU_PROCESSES)
                     run.cpu_ms = {
                         name: (after[name] - before.get(name, 0)) * 1000 / TICKS / run.requests
                         for name in after
@@ -170,83 +84,25 @@ def main() -> None:
                         f"p50 {run.p50_ms:6.2f} ms  p99 {run.p99_ms:6.2f} ms"
                     )
         report(runs, args.connections)
-    finally:
-        subprocess.run(  # noqa: S603 - our own script
-            [str(MANAGE_ALL), "down"], env=env, capture_output=True, check=False
-        )
-        shutil.rmtree(var_dir, ignore_errors=True)
-
-
-CPU_PROCESSES = ("api-gateway", "todo-service", "redis")
-TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def cpu_ticks(var_dir: Path) -> dict[str, int]:
-    """utime + stime of each process in CPU_PROCESSES and its children (gunicorn workers)."""
-    children: dict[int, list[int]] = {}
-    stats: dict[int, list[str]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue  # gone meanwhile
-        stats[int(entry.name)] = fields
-        children.setdefault(int(fields[1]), []).append(int(entry.name))
-    ticks: dict[str, int] = {}
-    for name in CPU_PROCESSES:
-        try:
-            pid = int((var_dir / "run" / f"{name}.pid").read_text())
-        except (OSError, ValueError):
-            continue  # e.g. an external Redis
-        # fields[0] is the state; utime and stime are stat fields 14 and 15
-        ticks[name] = sum(
-            int(stats[p][11]) + int(stats[p][12])
-            for p in [pid, *children.get(pid, [])]
-            if p in stats
-        )
-    return ticks
-
-
-def sign_up_with_todos(gateway: str, count: int) -> str:
-    username, password = f"bench{uuid.uuid4().hex[:8]}", uuid.uuid4().hex + "Aa1!"
-    requests.post(
-        f"{gateway}/auth/register",
-        json={"username": username, "email": f"{username}@example.com", "password": password},
-        timeout=10,
-    ).raise_for_status()
-    login = requests.post(
-        f"{gateway}/auth/login", json={"username": username, "password": password}, timeout=10
-    )
-    login.raise_for_status()
-    token = str(login.json()["access"])
-    for number in range(count):
-        requests.post(
-            f"{gateway}/todos",
-            json={"title": f"todo {number}"},
-            headers={"Authorization": f"Bearer {token}"},
-            timeout=10,
-        ).raise_for_status()
-    return token
 
 
 def report(runs: dict[str, list[Run]], connections: int) -> None:
     print()
     for key, key_runs in runs.items():
-        print(f"{key:12s} req/s  {summary([r.rps for r in key_runs])}")
-        print(f"{key:12s} p50 ms {summary([r.p50_ms for r in key_runs])}")
-        print(f"{key:12s} p99 ms {summary([r.p99_ms for r in key_runs])}")
+        figure(f"{key} req/s", [r.rps for r in key_runs])
+        figure(f"{key} p50 ms", [r.p50_ms for r in key_runs])
+        figure(f"{key} p99 ms", [r.p99_ms for r in key_runs])
     pairs = list(
         zip(runs[f"direct c={connections}"], runs[f"gateway c={connections}"], strict=True)
     )
     single = list(zip(runs["direct c=1"], runs["gateway c=1"], strict=True))
-    ratios = [g.rps / d.rps for d, g in pairs]
-    added_p50 = [g.p50_ms - d.p50_ms for d, g in single]
-    added_p99 = [g.p99_ms - d.p99_ms for d, g in single]
-    print(f"throughput ratio (gateway/direct, c={connections}) {summary(ratios)}   goal >= 0.70")
-    print(f"added p50 ms (c=1)                     {summary(added_p50)}   goal <= 2")
-    print(f"added p99 ms (c=1)                     {summary(added_p99)}   goal <= 10")
+    figure(
+        f"throughput ratio (gateway/direct, c={connections})",
+        [g.rps / d.rps for d, g in pairs],
+        ">= 0.70",
+    )
+    figure("added p50 ms (c=1)", [g.p50_ms - d.p50_ms for d, g in single], "<= 2")
+    figure("added p99 ms (c=1)", [g.p99_ms - d.p99_ms for d, g in single], "<= 10")
     print(f"CPU ms per request (c={connections}, medians; PostgreSQL and wrk not counted):")
     for side in ("direct", "gateway"):
         side_runs = runs[f"{side} c={connections}"]
@@ -256,14 +112,13 @@ def report(runs: dict[str, list[Run]], connections: int) -> None:
             for name in names
         )
         print(f"  {side:8s} {shown}")
-    gateway_runs = runs[f"gateway c={connections}"]
     shares = [
         run.cpu_ms["api-gateway"] / run.cpu_ms["todo-service"]
-        for run in gateway_runs
+        for run in runs[f"gateway c={connections}"]
         if run.cpu_ms.get("todo-service")
     ]
     if shares:
-        print(f"gateway CPU / todo-service CPU per request {summary(shares)}")
+        figure("gateway CPU / todo-service CPU per request", shares)
     sys.stdout.flush()
 
 

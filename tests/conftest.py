@@ -34,6 +34,21 @@ def make_suite(tmp_path_factory: pytest.TempPathFactory) -> Iterator:  # type: i
 
 
 @pytest.fixture(scope="session")
+def shared_suite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Suite]:
+    """One suite for the tests that only read or add data (security, Schemathesis, events).
+
+    Login limits are raised so that many users can sign up and log in from 127.0.0.1.
+    """
+    suite = Suite(
+        var_dir=tmp_path_factory.mktemp("shared-suite"),
+        env={"GATEWAY_LOGIN_RATE_LIMIT": "1000/min", "USER_LOGIN_RATE_LIMIT": "1000/min"},
+    )
+    suite.up()
+    yield suite
+    suite.down()
+
+
+@pytest.fixture(scope="session")
 def postgres() -> Iterator[PostgresServer]:
     """A real PostgreSQL server of the tests' own, on a free port."""
     candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))

@@ -157,19 +157,25 @@ def _python_sources(folder: str) -> list[Path]:
     return [*sorted((project / "config").rglob("*.py")), project / "gunicorn.conf.py"]
 
 
+# servicekit modules that read the environment for every project.
+SHARED_ENV_READERS = ("env.py", "gunicorn.py", "tracing.py")
+
+
 @cache
 def env_names_read(folder: str) -> frozenset[str]:
     """Every environment variable the project's settings, gunicorn and servicekit read."""
     names: set[str] = set()
     shared = REPO / "shared/src/servicekit"
-    for source in [*_python_sources(folder), shared / "env.py", shared / "gunicorn.py"]:
+    sources = [*_python_sources(folder), *(shared / name for name in SHARED_ENV_READERS)]
+    for source in sources:
         text = source.read_text()
         for getter, name in _ENV_CALL.findall(text):
             if name or getter in _DEFAULT_NAMES:
                 names.add(name or _DEFAULT_NAMES[getter])
         names.update(_OS_ENVIRON.findall(text))
         names.update(re.findall(r"_count\(\"([A-Z][A-Z0-9_]*)\"", text))
-        names.update(re.findall(r"self\.str\(\"([A-Z][A-Z0-9_]*)\"", text))
+        names.update(re.findall(r"self\.str\(\s*\"([A-Z][A-Z0-9_]*)\"", text))
+        names.update(re.findall(r"[A-Z_]*VARIABLE = \"([A-Z][A-Z0-9_]*)\"", text))
     return frozenset(names)
 
 

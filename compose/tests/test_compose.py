@@ -23,7 +23,7 @@ from facts import (
 )
 
 # Only these publish host ports; every other service can run as several replicas.
-PUBLISHING = {"api-gateway", "flower", "mailpit"}
+PUBLISHING = {"api-gateway", "flower", "mailpit", "jaeger", "prometheus"}
 # The processes that sign with user-service's RS256 key: the API (user tokens)
 # and the saga worker (the service tokens it mints for its /internal/ calls).
 SIGNERS = ("user-service", "user-saga-worker")
@@ -89,6 +89,8 @@ def test_long_running_services_have_healthchecks_and_restart() -> None:
     for name, service in services().items():
         if service.get("restart") == "no":
             continue  # one-shots
+        if service.get("profiles"):
+            continue  # optional tools (observability): their images have no shell to probe with
         assert service.get("restart") == "unless-stopped", name
         if name not in relays:  # a relay has no port to probe (docs/deploy.md)
             assert "healthcheck" in service, name

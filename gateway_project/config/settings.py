@@ -16,6 +16,8 @@ SERVICE_NAME = "api-gateway"
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = Env()
+# Where the metrics directory lives by default (see SERVICEKIT below).
+VAR_DIR = Path(env.str("VAR_DIR", default=str(BASE_DIR.parent / "var")))
 
 DEBUG = env.flag("DJANGO_DEBUG", default=False)
 SECRET_KEY = env.required("DJANGO_SECRET_KEY", dev_default="dev-only-api-gateway-secret-key")
@@ -72,11 +74,15 @@ JWKS_URL = env.str("JWKS_URL", default=f"{UPSTREAMS['user-service'][0]}/.well-kn
 INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.auth",
+    "django.contrib.staticfiles",
     "rest_framework",
+    "drf_spectacular_sidecar",  # Swagger UI's files for /docs, served here, no CDN
     "gateway",
 ]
-# The hot path stays lean: no sessions, CSRF, messages or static files.
+# The hot path stays lean: no sessions, CSRF or messages. whitenoise answers
+# only /static/ (Swagger UI's files) and passes everything else straight on.
 MIDDLEWARE = [
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "servicekit.middleware.RequestIdMiddleware",
     "servicekit.middleware.AccessLogMiddleware",
     "servicekit.middleware.BodySizeLimitMiddleware",
@@ -88,6 +94,11 @@ TEMPLATES = [
 ]
 WSGI_APPLICATION = "config.wsgi.application"
 APPEND_SLASH = False
+STATIC_URL = "static/"
+# The Docker image collects the files into STATIC_ROOT; in development whitenoise
+# serves them straight from the installed app.
+STATIC_ROOT = env.str("STATIC_ROOT", default="") or None
+WHITENOISE_USE_FINDERS = STATIC_ROOT is None
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -110,5 +121,7 @@ SERVICEKIT = {
         "servicekit.health.check_redis",
         "gateway.health.check_upstreams",
     ],
+    # /metrics and its multiprocess directory (servicekit.metrics; docs/observability.md).
+    **env.metrics(service=SERVICE_NAME, var_dir=VAR_DIR),
 }
 LOGGING = logging_config(service=SERVICE_NAME, level=env.str("LOG_LEVEL", default="INFO"))

@@ -10,20 +10,24 @@ from __future__ import annotations
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.templatetags.static import static
 from django.views.decorators.http import require_GET
 from servicekit.exceptions import page_not_found
 
 from gateway import proxy
 from gateway.upstreams import get_upstream
 
-# Swagger UI from a pinned CDN build, as drf-spectacular does by default.
-SWAGGER_UI_DIST = "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5.17.14"
+# Swagger UI's files from drf-spectacular-sidecar (as the services' /docs use):
+# the page works without a CDN, offline and behind strict egress rules.
+SWAGGER_UI_DIST = "drf_spectacular_sidecar/swagger-ui-dist"
 
 
 @require_GET
 def swagger_ui(request: HttpRequest) -> HttpResponse:
     schemas = [{"name": service, "url": f"/schemas/{service}"} for service in settings.UPSTREAMS]
-    return render(request, "gateway/docs.html", {"schemas": schemas, "dist": SWAGGER_UI_DIST})
+    return render(
+        request, "gateway/docs.html", {"schemas": schemas, "dist": static(SWAGGER_UI_DIST)}
+    )
 
 
 @require_GET

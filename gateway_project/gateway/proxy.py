@@ -21,12 +21,14 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from dataclasses import dataclass, field
 
 import urllib3
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from servicekit.breaker import CircuitBreakerError
+from servicekit.metrics.defs import UPSTREAM_REQUEST_DURATION, UPSTREAM_RETRIES
 from urllib3.exceptions import (
     ConnectTimeoutError,
     HTTPError,
@@ -164,6 +166,8 @@ def forward(request: HttpRequest, upstream: Upstream, *, user_id: object = None)
                 if isinstance(last, ConnectFailed) or not tried:
                     break
                 instance = tried[-1]
+            if tried:
+                UPSTREAM_RETRIES.labels(upstream.name).inc()
             tried += (instance,)
             outcome.instance = instance
             outcome.attempts.append(instance.url)
@@ -193,6 +197,7 @@ def _send(
     headers: dict[str, str],
 ) -> HttpResponse:
     name = upstream.name
+    started = time.perf_counter()
     try:
         raw = instance.pool.urlopen(
             method,
@@ -206,20 +211,29 @@ def _send(
             decode_content=False,
         )
     except NewConnectionError as exc:
+        _observe(name, "connect_error", started)
         instance.eject(upstream.eject_seconds)
         raise ConnectFailed(name, f"{name} refused the connection.", instance) from exc
     except ConnectTimeoutError as exc:
+        _observe(name, "connect_error", started)
         instance.eject(upstream.eject_seconds)
         raise ConnectFailed(name, f"{name} is unreachable.", instance) from exc
     except ReadTimeoutError as exc:
+        _observe(name, "timeout", started)
         timeout = settings.GATEWAY_UPSTREAM_TIMEOUT
         raise TimedOut(name, f"{name} did not answer within {timeout:g} s.", instance) from exc
     except (ProtocolError, HTTPError) as exc:
+        _observe(name, "bad_response", started)
         raise BadResponse(name, f"{name} sent no valid response.", instance) from exc
+    _observe(name, str(raw.status), started)
     response = client_response(raw)
     if raw.status in RETRYABLE_STATUSES:
         raise UnavailableResponse(name, response, instance)
     return response
+
+
+def _observe(upstream: str, outcome: str, started: float) -> None:
+    UPSTREAM_REQUEST_DURATION.labels(upstream, outcome).observe(time.perf_counter() - started)
 
 
 def upstream_headers(request: HttpRequest, *, user_id: object = None) -> dict[str, str]:

@@ -3,8 +3,9 @@
 The route table is ``settings.GATEWAY_ROUTES`` (path prefix → service) and
 ``settings.GATEWAY_PUBLIC_PATHS`` (patterns that need no token). A prefix
 matches whole path segments: ``/todos`` matches ``/todos``, ``/todos/`` and
-``/todos/7``, never ``/todosx``. Anything with an ``internal`` segment is never
-routed: service-to-service endpoints are not reachable from outside.
+``/todos/7``, never ``/todosx``. A path that contains ``internal`` in any
+spelling, or a ``.``/``..`` segment, is never routed: service-to-service
+endpoints are not reachable from outside, also not as ``/todos/../Internal/...``.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ class Route:
     service: str
     public: bool
     login: bool
+    # The route-table prefix that matched (``/todos``): the metrics' route label.
+    prefix: str = ""
 
 
 @cache
@@ -40,10 +43,14 @@ def match(path: str) -> Route | None:
         tuple(settings.GATEWAY_PUBLIC_PATHS),
         settings.GATEWAY_LOGIN_PATH,
     )
-    if "/internal" in path and "internal" in path.split("/"):
-        return None
+    if "internal" in path.lower():
+        return None  # service-to-service endpoints, however the path spells the word
+    if "/." in path and any(segment in (".", "..") for segment in path.split("/")):
+        return None  # dot segments: a service behind us might resolve them
     bare = path.rstrip("/") or "/"
     for prefix, service in prefixes:
         if bare == prefix or bare.startswith(prefix + "/"):
-            return Route(service, public=bool(public_re.fullmatch(bare)), login=bare == login)
+            return Route(
+                service, public=bool(public_re.fullmatch(bare)), login=bare == login, prefix=prefix
+            )
     return None

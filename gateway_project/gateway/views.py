@@ -18,6 +18,7 @@ from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from servicekit.authentication import TokenUser
 from servicekit.exceptions import page_not_found
+from servicekit.metrics.defs import RATE_LIMIT_REJECTIONS
 
 from gateway import auth, proxy, routing
 from gateway.ratelimit import Policy, limiter
@@ -29,6 +30,8 @@ def gateway(request: HttpRequest, path: str = "") -> HttpResponse:
     route = routing.match(request.path)
     if route is None:
         return page_not_found(request)
+    # The access log's metrics count by route-table prefix, not by raw path.
+    request.metrics_route = route.prefix  # type: ignore[attr-defined]
 
     jti: str | None = None
     if route.public:
@@ -51,6 +54,7 @@ def gateway(request: HttpRequest, path: str = "") -> HttpResponse:
     if decision.revoked:
         return auth.revoked().response()
     if not decision.allowed:
+        RATE_LIMIT_REJECTIONS.labels(policy.name).inc()
         return decision.too_many_requests()
 
     upstream = get_upstream(route.service)

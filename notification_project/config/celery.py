@@ -10,6 +10,7 @@ import os
 
 from celery import Celery
 from servicekit.entrypoints import load_settings_or_exit
+from servicekit.metrics.workers import observe_celery_worker
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 # A bad setting stops the worker with one line, as it stops manage.py and gunicorn.
@@ -18,3 +19,5 @@ load_settings_or_exit("notification-service")
 app = Celery("notification-service")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+# Task outcomes and durations into /metrics; spans named after the worker.
+observe_celery_worker(app, process_name="notification-worker")

@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "notifications",
 ]
 MIDDLEWARE = defaults.MIDDLEWARE
@@ -51,6 +52,10 @@ WSGI_APPLICATION = "config.wsgi.application"
 TEMPLATES = defaults.TEMPLATES
 AUTH_PASSWORD_VALIDATORS = defaults.AUTH_PASSWORD_VALIDATORS
 APPEND_SLASH = False
+# The services share a host in development (127.0.0.1, other ports) and cookies
+# ignore ports: names of their own keep one admin's login from ending another's.
+SESSION_COOKIE_NAME = "notification_sessionid"
+CSRF_COOKIE_NAME = "notification_csrftoken"
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -70,11 +75,10 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }
 SPECTACULAR_SETTINGS = {
+    **defaults.SPECTACULAR_SETTINGS,
     "TITLE": "notification-service",
     "DESCRIPTION": "The caller's notifications and email preferences.",
     "VERSION": __version__,
-    "SERVE_INCLUDE_SCHEMA": False,
-    "PREPROCESSING_HOOKS": ["notifications.schema.document_each_path_once"],
 }
 
 # --- Other services -------------------------------------------------------------
@@ -115,6 +119,8 @@ if EMAIL_USE_TLS and EMAIL_USE_SSL:
 # Seconds per SMTP socket operation: a hung mail server must not hold a worker for long.
 EMAIL_TIMEOUT = env.positive_number("EMAIL_TIMEOUT", default=5.0)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Todo <notifications@todo.localhost>")
+# The local SMTP sink's Maildir, shown in the admin at /admin/mailbox/ (development only).
+DEV_MAILBOX_DIR = env.str("DEV_MAILBOX_DIR", default="")
 
 # --- Celery (the worker: celery -A config worker -Q notification.events) --------
 
@@ -183,5 +189,7 @@ SERVICEKIT = {
     "HTTP_READ_TIMEOUT": USER_SERVICE_READ_TIMEOUT,
     "HTTP_BREAKER_FAIL_MAX": USER_SERVICE_BREAKER_FAIL_MAX,
     "HTTP_BREAKER_RESET_SECONDS": USER_SERVICE_BREAKER_RESET_SECONDS,
+    # /metrics and its multiprocess directory (servicekit.metrics; docs/observability.md).
+    **env.metrics(service=SERVICE_NAME, var_dir=VAR_DIR),
 }
 LOGGING = logging_config(service=SERVICE_NAME, level=env.str("LOG_LEVEL", default="INFO"))

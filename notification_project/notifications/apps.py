@@ -6,4 +6,4 @@ class NotificationsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from notifications import schema  # noqa: F401 - registers the OpenAPI auth extension
+        from servicekit import openapi  # noqa: F401 - registers the bearer-token scheme

@@ -5,6 +5,9 @@ from notifications.models import Erasure, Notification
 
 
 class NotificationSerializer(serializers.ModelSerializer):
+    # Empty when no email went out (skipped: opted out, no address): not an email field.
+    recipient = serializers.CharField(read_only=True)
+
     class Meta:
         model = Notification
         fields = [

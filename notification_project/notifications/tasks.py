@@ -13,6 +13,7 @@ from typing import Any
 from celery import Task
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
+from servicekit import tracing
 from servicekit.events import receipts
 
 from config.celery import app
@@ -46,7 +47,15 @@ class NotificationTask(Task):
 
 @app.task(name="notification.handle_event", base=NotificationTask)
 def handle_event(envelope: Any) -> None:
-    services.event_handle(envelope=envelope)
+    # The trace of the request that caused the event goes on here (tracing on).
+    event = envelope if isinstance(envelope, dict) else {}
+    with tracing.span(
+        f"handle {event.get('type', 'event')}",
+        traceparent=event.get("traceparent"),
+        kind="consumer",
+        attributes={"messaging.message.id": str(event.get("id", ""))},
+    ):
+        services.event_handle(envelope=envelope)
     # Its outcome is recorded (sent, skipped, ignored or failed): tell the producer's
     # relay not to publish it again. Until then it may, and this task skips the copy.
     _confirm(envelope)

@@ -55,7 +55,10 @@ def test_database_accepts_sqlite_without_postgres_options(
 
     assert config["ENGINE"] == "django.db.backends.sqlite3"
     assert config["NAME"] == "/var/lib/todo/db.sqlite3"
-    assert "connect_timeout" not in config.get("OPTIONS", {})
+    assert "connect_timeout" not in config["OPTIONS"]
+    # several processes write one file: wait for the lock instead of "database is locked"
+    assert config["OPTIONS"]["transaction_mode"] == "IMMEDIATE"
+    assert "journal_mode=WAL" in config["OPTIONS"]["init_command"]
 
 
 def test_database_uses_the_dev_default_when_unset(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -25,7 +25,7 @@ from servicekit.authentication import (
 )
 from servicekit.exceptions import Conflict, ServiceError
 from servicekit.saga.apis import saga_step_urls
-from servicekit.urls import health_urlpatterns, optional_slash
+from servicekit.urls import health_urlpatterns, metrics_urlpatterns, optional_slash
 
 view_logger = logging.getLogger("servicekit_tests.views")
 
@@ -121,6 +121,7 @@ def django_suspicious(request: HttpRequest) -> HttpResponse:
 
 urlpatterns = [
     *health_urlpatterns,
+    *metrics_urlpatterns,
     *optional_slash("errors/field", field_error, name="field-error"),
     *optional_slash("errors/plain", plain_error),
     *optional_slash("errors/list", list_error),

@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "servicekit.outbox",
     "todos",
 ]
@@ -60,6 +61,10 @@ WSGI_APPLICATION = "config.wsgi.application"
 TEMPLATES = defaults.TEMPLATES
 AUTH_PASSWORD_VALIDATORS = defaults.AUTH_PASSWORD_VALIDATORS
 APPEND_SLASH = False
+# The services share a host in development (127.0.0.1, other ports) and cookies
+# ignore ports: names of their own keep one admin's login from ending another's.
+SESSION_COOKIE_NAME = "todo_sessionid"
+CSRF_COOKIE_NAME = "todo_csrftoken"
 # Behind the gateway, links (pagination's next/previous) point at the gateway's
 # host and scheme. Only safe because the gateway overwrites these headers.
 USE_X_FORWARDED_HOST = True
@@ -84,10 +89,10 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }
 SPECTACULAR_SETTINGS = {
+    **defaults.SPECTACULAR_SETTINGS,
     "TITLE": "todo-service",
     "DESCRIPTION": "Todos of the signed-in user (bearer token from user-service).",
     "VERSION": __version__,
-    "SERVE_INCLUDE_SCHEMA": False,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],
 }
@@ -107,5 +112,7 @@ SERVICEKIT = {
         "servicekit.outbox.health.check_outbox",
     ],
     "OUTBOX_HOUSEKEEPING": ["todos.idempotency.idempotency_keys_prune"],
+    # /metrics and its multiprocess directory (servicekit.metrics; docs/observability.md).
+    **env.metrics(service=SERVICE_NAME, var_dir=VAR_DIR),
 }
 LOGGING = logging_config(service=SERVICE_NAME, level=env.str("LOG_LEVEL", default="INFO"))

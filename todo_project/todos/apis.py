@@ -28,6 +28,9 @@ def _user_id(request: Request) -> int:
 
 
 class TodoListCreateApi(APIView):
+    # Read by drf-spectacular too: the schema shows the page ({"count", "next", ...}).
+    pagination_class = PageNumberPagination
+
     @extend_schema(
         parameters=[TodoFilterSerializer],
         responses=TodoSerializer(many=True),
@@ -37,7 +40,7 @@ class TodoListCreateApi(APIView):
         filters = TodoFilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
         todos = selectors.todo_list(user_id=_user_id(request), **filters.validated_data)
-        paginator = PageNumberPagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(todos, request, view=self)
         return paginator.get_paginated_response(TodoSerializer(page, many=True).data)
 

@@ -7,5 +7,4 @@ class AccountsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        # Registers the OpenAPI description of our bearer authentication.
-        from accounts import schema  # noqa: F401
+        from servicekit import openapi  # noqa: F401 - registers the bearer-token scheme

@@ -10,6 +10,7 @@ import os
 
 from celery import Celery
 from servicekit.entrypoints import load_settings_or_exit
+from servicekit.metrics.workers import observe_celery_worker
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 # A bad setting stops the worker with one line, as it stops manage.py and gunicorn.
@@ -18,6 +19,8 @@ load_settings_or_exit("user-service")
 app = Celery("user-service")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+# Task outcomes and durations into /metrics; spans named after the worker.
+observe_celery_worker(app, process_name="user-saga-worker")
 
 from sagas.worker import SagaSweep  # noqa: E402 - needs the settings loaded above
 

@@ -65,6 +65,10 @@ PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.ScryptPasswordHasher",
 ]
 APPEND_SLASH = False
+# The services share a host in development (127.0.0.1, other ports) and cookies
+# ignore ports: names of their own keep one admin's login from ending another's.
+SESSION_COOKIE_NAME = "user_sessionid"
+CSRF_COOKIE_NAME = "user_csrftoken"
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -85,13 +89,10 @@ REST_FRAMEWORK = {
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
 SPECTACULAR_SETTINGS = {
+    **defaults.SPECTACULAR_SETTINGS,
     "TITLE": "user-service",
     "DESCRIPTION": "Accounts, RS256 tokens (JWKS), service tokens. See api.md, Auth and Users.",
     "VERSION": __version__,
-    "SERVE_INCLUDE_SCHEMA": False,
-    "SWAGGER_UI_DIST": "SIDECAR",
-    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
-    "REDOC_DIST": "SIDECAR",
 }
 
 # --- tokens -----------------------------------------------------------------------
@@ -233,5 +234,7 @@ SERVICEKIT = {
         "accounts.keys.check_signing_key",
         "servicekit.outbox.health.check_outbox",
     ],
+    # /metrics and its multiprocess directory (servicekit.metrics; docs/observability.md).
+    **env.metrics(service=SERVICE_NAME, var_dir=VAR_DIR),
 }
 LOGGING = logging_config(service=SERVICE_NAME, level=env.str("LOG_LEVEL", default="INFO"))

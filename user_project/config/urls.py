@@ -1,10 +1,11 @@
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
-from servicekit.urls import health_urlpatterns, optional_slash
+from servicekit.urls import health_urlpatterns, metrics_urlpatterns, optional_slash
 
 urlpatterns = [
     *health_urlpatterns,
+    *metrics_urlpatterns,
     path("", include("accounts.urls")),
     *optional_slash("schema", SpectacularAPIView.as_view(), name="schema"),
     *optional_slash("docs", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),

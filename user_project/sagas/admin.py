@@ -65,6 +65,31 @@ class SagaAdmin(admin.ModelAdmin):
         "updated_at",
         "finished_at",
     ]
+    fieldsets = [
+        (
+            None,
+            {
+                "fields": [
+                    ("id", "kind"),
+                    ("username", "user_id"),
+                    ("status", "reason"),
+                    ("created_at", "finished_at"),
+                ]
+            },
+        ),
+        (
+            "Worker",
+            {
+                "classes": ["collapse"],
+                "fields": [
+                    "compensation_requested",
+                    "next_attempt_at",
+                    ("lease_owner", "lease_expires_at"),
+                    "updated_at",
+                ],
+            },
+        ),
+    ]
     inlines = [SagaStepInline]
     actions = ["retry_step", "compensate"]
 

@@ -45,6 +45,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.module_loading import import_string
+from servicekit.metrics.defs import SAGAS_FINISHED
 
 from sagas.models import Saga, SagaStep
 
@@ -384,6 +385,7 @@ def _finish(saga: Saga) -> None:
     saga.next_attempt_at = None
     saga.save(update_fields=["status", "finished_at", "next_attempt_at", "updated_at"])
     event = "saga_failed" if compensated else "saga_completed"
+    SAGAS_FINISHED.labels(saga.kind, "failed" if compensated else "completed").inc()
     logger.info(
         event, extra={"saga_id": str(saga.pk), "saga_kind": saga.kind, "reason": saga.reason}
     )

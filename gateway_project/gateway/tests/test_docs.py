@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from django.test import Client
 
 from gateway.tests.conftest import FakeUpstream
@@ -15,6 +17,18 @@ def test_docs_page_lists_every_services_schema_url(client: Client) -> None:
     assert "swagger-ui-bundle.js" in page
     for service in ["todo-service", "user-service", "notification-service"]:
         assert f"/schemas/{service}" in page
+
+
+def test_swagger_uis_files_are_served_by_the_gateway_itself(client: Client) -> None:
+    # No CDN: the page must work offline and behind egress rules.
+    page = client.get("/docs").content.decode()
+    [bundle] = re.findall(r'src="([^"]+swagger-ui-bundle\.js)"', page)
+
+    response = client.get(bundle)
+
+    assert bundle.startswith("/static/")
+    assert response.status_code == 200
+    assert b"SwaggerUIBundle" in b"".join(response.streaming_content)  # type: ignore[attr-defined]
 
 
 def test_a_services_schema_is_relayed_without_a_token(client: Client, todo: FakeUpstream) -> None:

@@ -47,7 +47,24 @@ def test_only_the_login_path_gets_the_login_policy() -> None:
         "/internal/",
         "/todos/../internal/users/1",
         "/users/internal",
+        # however the word or the path is dressed up (found by the e2e security tests)
+        "/todos/../Internal/users/1/erase",
+        "/users/../INTERNAL/users/1",
+        "/todos/../internal;x/users/1",
+        "/todos/../ internal/users/1",
+        "/todos/internal\x00/users/1",
+        "/users/..\\internal/users/1",
+        # dot segments, which a service behind the gateway might resolve
+        "/todos/../users/1",
+        "/todos/./7",
     ],
 )
 def test_unknown_and_internal_paths_are_not_routed(path: str) -> None:
     assert routing.match(path) is None
+
+
+def test_a_leading_dot_in_a_segment_is_not_a_dot_segment() -> None:
+    route = routing.match("/.well-known/jwks.json")
+
+    assert route is not None
+    assert route.public

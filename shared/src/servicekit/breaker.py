@@ -65,6 +65,29 @@ class CircuitBreaker(pybreaker.CircuitBreaker):
             **kwargs,
         )
         self._trial_in_flight = False
+        self._report_state()
+
+    # State changes also set the ``circuit_breaker_state`` gauge (not each call).
+    def open(self) -> bool:
+        opened = super().open()
+        self._report_state()
+        return opened
+
+    def half_open(self) -> None:
+        super().half_open()
+        self._report_state()
+
+    def close(self) -> None:
+        super().close()
+        self._report_state()
+
+    def _report_state(self) -> None:
+        if not self.name:
+            return
+        from servicekit.metrics.defs import CIRCUIT_BREAKER_STATE
+
+        value = {STATE_CLOSED: 0, STATE_HALF_OPEN: 1, STATE_OPEN: 2}.get(self.current_state, 0)
+        CIRCUIT_BREAKER_STATE.labels(self.name).set(value)
 
     def call(self, func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run ``func`` if the breaker allows it, and record how it went."""

@@ -62,3 +62,14 @@ AUTH_PASSWORD_VALIDATORS: list[dict[str, str]] = [
         "NumericPasswordValidator",
     )
 ]
+
+# drf-spectacular, for the services that document their API: Swagger UI's files
+# from drf-spectacular-sidecar (no CDN: /docs works offline), each path once,
+# bearer tokens described (servicekit.openapi). Services add TITLE, DESCRIPTION, VERSION.
+SPECTACULAR_SETTINGS: dict[str, Any] = {
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "PREPROCESSING_HOOKS": ["servicekit.openapi.document_each_path_once"],
+}

@@ -17,7 +17,12 @@ CONFIG_ERROR_EXIT_CODE = 2
 
 
 def load_settings_or_exit(service: str) -> None:
-    """Import the settings module now, exiting with one line if a value is bad."""
+    """Import the settings module now, exiting with one line if a value is bad.
+
+    Then prepare what must precede the app: the metrics directory (before
+    prometheus_client is imported) and, when tracing is on, the instrumentation
+    (before Django builds its middleware chain).
+    """
     from django.conf import settings
 
     try:
@@ -25,6 +30,11 @@ def load_settings_or_exit(service: str) -> None:
     except ImproperlyConfigured as exc:
         print(f"{service}: configuration error: {exc}", file=sys.stderr, flush=True)
         sys.exit(CONFIG_ERROR_EXIT_CODE)
+    from servicekit import metrics, tracing
+    from servicekit.settings import servicekit_settings
+
+    metrics.prepare_process(servicekit_settings.METRICS_DIR)
+    tracing.instrument()
 
 
 def manage(service: str, argv: Sequence[str] | None = None) -> None:

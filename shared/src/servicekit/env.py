@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import re
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -94,6 +95,27 @@ class Env(environ.Env):
             )
         return int(match.group(1)), RATE_UNITS[match.group(2)]
 
+    def metrics(self, *, service: str, var_dir: Path) -> dict[str, Any]:
+        """The ``SERVICEKIT`` metrics entries (servicekit.metrics), from the environment.
+
+        ``PROMETHEUS_MULTIPROC_DIR`` [``<var_dir>/metrics/<service>``]: where this
+        service's processes on this machine write their samples;
+        ``WORKER_METRICS_PORT`` [none]: a Celery worker's or relay's own /metrics
+        port (containers); ``METRICS_TOKEN`` [none]: the bearer token /metrics asks for.
+        """
+        port = self.str("WORKER_METRICS_PORT", default="")
+        return {
+            "METRICS_DIR": self.str(
+                "PROMETHEUS_MULTIPROC_DIR", default=str(var_dir / "metrics" / service)
+            ),
+            "WORKER_METRICS_PORT": (
+                self.positive_number("WORKER_METRICS_PORT", default=0, integer=True)
+                if port
+                else None
+            ),
+            "METRICS_TOKEN": self.str("METRICS_TOKEN", default="") or None,
+        }
+
     # -- URLs ---------------------------------------------------------------
 
     def database(self, var: str = "DATABASE_URL", *, dev_default: str) -> dict[str, Any]:
@@ -111,6 +133,17 @@ class Env(environ.Env):
             )
         if engine == "django.db.backends.postgresql":
             config.setdefault("OPTIONS", {}).setdefault("connect_timeout", 2)
+        else:
+            # Several processes write to one SQLite file (gunicorn workers, the relay,
+            # a Celery worker): take the write lock when a transaction begins and wait
+            # for it, instead of failing with "database is locked" when two upgrade at
+            # once; WAL lets readers go on meanwhile (Django's documented settings).
+            options = config.setdefault("OPTIONS", {})
+            options.setdefault("transaction_mode", "IMMEDIATE")
+            options.setdefault("timeout", 20)
+            options.setdefault(
+                "init_command", "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+            )
         config["CONN_MAX_AGE"] = 60
         config["CONN_HEALTH_CHECKS"] = True
         return config

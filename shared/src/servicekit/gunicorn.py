@@ -5,6 +5,7 @@ Each value can be overridden from the environment (``GUNICORN_WORKERS`` ...).
 
 import os
 import sys
+from typing import Any
 
 
 def env_count(variable: str, default: int) -> int:
@@ -33,14 +34,39 @@ accesslog = None
 # Several services (and several copies of the suite) run side by side: no shared control socket.
 control_socket_disable = True
 
+
+def post_fork(server: object, worker: object) -> None:
+    """Each worker records its own spans (a span processor's thread must not cross a fork)."""
+    from servicekit import tracing
+
+    tracing.start()
+
+
+def worker_exit(server: object, worker: object) -> None:
+    """Export the spans a worker still holds before it goes."""
+    from servicekit import tracing
+
+    tracing.shutdown()
+
+
+def child_exit(server: object, worker: Any) -> None:
+    """A worker is gone: its live gauges leave the service's /metrics."""
+    from servicekit import metrics
+
+    metrics.mark_process_dead(worker.pid)
+
+
 __all__ = [
     "accesslog",
+    "child_exit",
     "control_socket_disable",
     "graceful_timeout",
     "keepalive",
+    "post_fork",
     "preload_app",
     "threads",
     "timeout",
     "worker_class",
+    "worker_exit",
     "workers",
 ]

@@ -38,6 +38,7 @@ from urllib3.exceptions import NewConnectionError
 from servicekit.breaker import CircuitBreaker, CircuitBreakerError
 from servicekit.context import request_id_var
 from servicekit.exceptions import ServiceError
+from servicekit.metrics.defs import UPSTREAM_REQUEST_DURATION, UPSTREAM_RETRIES
 from servicekit.settings import servicekit_settings
 
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
@@ -199,6 +200,7 @@ class HttpClient:
             last: UpstreamError | None = None
             for attempt in range(attempts):
                 if attempt:
+                    UPSTREAM_RETRIES.labels(self.service).inc()
                     time.sleep(self.backoff * attempt)
                 base = self.base_urls[next(self._next) % len(self.base_urls)]
                 try:
@@ -223,6 +225,33 @@ class HttpClient:
         return response.json() if response.content else None
 
     def _send(
+        self,
+        method: str,
+        url: str,
+        json: Any,
+        params: dict[str, Any] | None,
+        headers: dict[str, str],
+    ) -> requests.Response:
+        """One attempt, timed into ``upstream_request_duration_seconds``."""
+        started = time.perf_counter()
+        outcome = "error"
+        try:
+            response = self._attempt(method, url, json, params, headers)
+            outcome = str(response.status_code)
+            return response
+        except _Failed as failed:
+            error = failed.error
+            outcome = str(error.status) if isinstance(error, UpstreamResponseError) else "error"
+            raise
+        except UpstreamTimeout:
+            outcome = "timeout"
+            raise
+        finally:
+            UPSTREAM_REQUEST_DURATION.labels(self.service, outcome).observe(
+                time.perf_counter() - started
+            )
+
+    def _attempt(
         self,
         method: str,
         url: str,

@@ -11,15 +11,21 @@ from typing import Any
 
 from pythonjsonlogger.json import JsonFormatter as _BaseJsonFormatter
 
+from servicekit import tracing
 from servicekit.context import request_id_var
 
 
 class RequestContextFilter(logging.Filter):
-    """Adds the current request id to every record (``None`` outside a request)."""
+    """Adds the current request id to every record (``None`` outside a request),
+    and ``trace_id`` / ``span_id`` while a span is recorded (tracing on)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if not hasattr(record, "request_id"):
             record.request_id = request_id_var.get()
+        if tracing.active and not hasattr(record, "trace_id"):
+            ids = tracing.current_ids()
+            if ids is not None:
+                record.trace_id, record.span_id = ids
         return True
 
 

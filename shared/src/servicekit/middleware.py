@@ -11,6 +11,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.functional import empty
 
 from servicekit.context import request_id_var
+from servicekit.metrics.defs import HTTP_REQUEST_DURATION, HTTP_REQUESTS
 from servicekit.settings import servicekit_settings
 
 access_logger = logging.getLogger("servicekit.access")
@@ -81,7 +82,10 @@ class AccessLogMiddleware:
     """One log line per request: method, path, status, duration_ms, user_id.
 
     A view may add fields through a ``request.access_log`` dict (the gateway
-    adds the upstream and instance it used).
+    adds the upstream and instance it used). The same timing feeds the
+    ``http_requests_total`` and ``http_request_duration_seconds`` metrics, by
+    route: the URL pattern that matched (or ``request.metrics_route``, which a
+    catch-all view such as the gateway's may set), never the raw path.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
@@ -90,7 +94,11 @@ class AccessLogMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         started = time.perf_counter()
         response = self.get_response(request)
-        duration_ms = round((time.perf_counter() - started) * 1000, 2)
+        seconds = time.perf_counter() - started
+        duration_ms = round(seconds * 1000, 2)
+        labels = (request.method or "", _route(request), str(response.status_code))
+        HTTP_REQUESTS.labels(*labels).inc()
+        HTTP_REQUEST_DURATION.labels(*labels).observe(seconds)
         access_logger.info(
             "request",
             extra={
@@ -103,6 +111,17 @@ class AccessLogMiddleware:
             },
         )
         return response
+
+
+def _route(request: HttpRequest) -> str:
+    route = getattr(request, "metrics_route", None)
+    if route:
+        return str(route)
+    match = request.resolver_match
+    if match is None:
+        return "unmatched"
+    route = match.route or ""
+    return route if route.startswith("^") else "/" + route
 
 
 def _authenticated_user_id(request: HttpRequest) -> object:

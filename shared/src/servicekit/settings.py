@@ -84,6 +84,14 @@ DEFAULTS: dict[str, Any] = {
     "OUTBOX_MAX_DELIVERIES": 5,
     # How long the consumer's receipts are kept in Redis.
     "EVENT_RECEIPT_TTL_SECONDS": 7 * 24 * 3600,
+    # Metrics (servicekit.metrics): the directory the service's processes on this
+    # machine write their samples into (None: a temporary one per process group),
+    # the port a Celery worker or relay serves its own /metrics on (None: none;
+    # for containers, where nobody else reads its directory), and a bearer token
+    # GET /metrics requires (None: open; set it where the port is public).
+    "METRICS_DIR": None,
+    "WORKER_METRICS_PORT": None,
+    "METRICS_TOKEN": None,
 }
 
 

@@ -7,6 +7,7 @@ from typing import Any
 from django.urls import URLPattern, path
 
 from servicekit import health
+from servicekit.metrics import views as metrics_views
 
 
 def optional_slash(route: str, view: Any, name: str | None = None) -> list[URLPattern]:
@@ -20,3 +21,8 @@ health_urlpatterns: list[URLPattern] = [
     *optional_slash("health", health.health, name="health"),
     *optional_slash("health/ready", health.ready, name="health-ready"),
 ]
+
+# Prometheus text format (servicekit.metrics); the gateway lists it before its catch-all.
+metrics_urlpatterns: list[URLPattern] = optional_slash(
+    "metrics", metrics_views.metrics, name="metrics"
+)

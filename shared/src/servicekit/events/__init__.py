@@ -26,6 +26,8 @@ from typing import Any
 from django.utils import timezone
 from jsonschema import Draft202012Validator, FormatChecker
 
+from servicekit import tracing
+
 SPEC_VERSION = "1.0"
 DATA_CONTENT_TYPE = "application/json"
 TRACEPARENT_RE = re.compile(r"^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$")
@@ -67,7 +69,9 @@ def build_envelope(
         "datacontenttype": DATA_CONTENT_TYPE,
         "dataschema": f"{event_type}/{version}",
     }
-    traceparent = traceparent or traceparent_var.get()
+    # The span in progress (tracing on) is the event's parent; without tracing,
+    # the traceparent the request came with is passed on as it is.
+    traceparent = traceparent or tracing.current_traceparent() or traceparent_var.get()
     if traceparent:
         envelope["traceparent"] = traceparent
     envelope["data"] = data

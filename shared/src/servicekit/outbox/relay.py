@@ -24,7 +24,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 import redis
 from django.db import close_old_connections, transaction
@@ -32,7 +34,9 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
+from servicekit import tracing
 from servicekit.events import receipts
+from servicekit.metrics.defs import OUTBOX_PUBLISH_FAILURES, OUTBOX_PUBLISHED
 from servicekit.outbox import publisher, services
 from servicekit.outbox.models import OutboxMessage
 from servicekit.settings import servicekit_settings
@@ -81,7 +85,7 @@ class Relay:
                 try:
                     with publisher.publishing() as publish:
                         for row in rows:
-                            publish(row.as_envelope())
+                            _publish_traced(publish, row.as_envelope())
                             published.append(row.pk)
                 except Exception as exc:  # noqa: BLE001 - any broker failure: keep the rest, retry later
                     error = exc
@@ -135,7 +139,7 @@ class Relay:
             try:
                 with publisher.publishing() as publish:
                     for row in missing:
-                        publish(row.as_envelope())
+                        _publish_traced(publish, row.as_envelope())
                         again.append(row)
             except Exception as exc:  # noqa: BLE001 - any broker failure: try again later
                 error = exc
@@ -188,6 +192,7 @@ class Relay:
         logger.info("relay_stopped")
 
     def _back_off(self, exc: Exception) -> None:
+        OUTBOX_PUBLISH_FAILURES.labels(servicekit_settings.SERVICE_NAME).inc()
         self._failures += 1
         delay = min(self.max_backoff, 0.05 * 2**self._failures)
         logger.warning(
@@ -232,6 +237,23 @@ class Relay:
             logger.info("outbox_pruned", extra={"rows": pruned})
         for path in servicekit_settings.OUTBOX_HOUSEKEEPING:
             import_string(path)()
+
+
+def _publish_traced(publish: Callable[[dict[str, Any]], None], envelope: dict[str, Any]) -> None:
+    """Publish in a span that continues the trace of the request that caused the event.
+
+    Celery's instrumentation puts this span's context in the message headers,
+    so the consumer's task continues the same trace.
+    """
+    event_type = envelope.get("type", "event")
+    with tracing.span(
+        f"outbox publish {event_type}",
+        traceparent=envelope.get("traceparent"),
+        kind="producer",
+        attributes={"messaging.message.id": envelope.get("id", ""), "event.type": event_type},
+    ):
+        publish(envelope)
+    OUTBOX_PUBLISHED.labels(event_type).inc()
 
 
 _wait_clients: dict[tuple[str, float], redis.Redis] = {}

@@ -9,7 +9,10 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
+from servicekit import tracing
+from servicekit.metrics.exposition import serve_worker_metrics
 from servicekit.outbox.relay import Relay
+from servicekit.settings import servicekit_settings
 
 
 class Command(BaseCommand):
@@ -29,9 +32,20 @@ class Command(BaseCommand):
 
         signal.signal(signal.SIGTERM, request_stop)
         signal.signal(signal.SIGINT, request_stop)
-        relay = Relay(stop=stop)
-        if once:
-            count = relay.drain()
-            self.stdout.write(f"published {count} event(s)")
-            return
-        relay.run()
+        # Its spans are the relay's own ("todo-relay"), not the service's.
+        tracing.start(relay_process_name())
+        try:
+            relay = Relay(stop=stop)
+            if once:
+                count = relay.drain()
+                self.stdout.write(f"published {count} event(s)")
+                return
+            serve_worker_metrics()
+            relay.run()
+        finally:
+            tracing.shutdown()
+
+
+def relay_process_name() -> str:
+    """``todo-service`` -> ``todo-relay``: how the relay appears in traces and logs."""
+    return servicekit_settings.SERVICE_NAME.removesuffix("-service") + "-relay"

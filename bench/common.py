@@ -1,0 +1,448 @@
+"""What every benchmark shares: a private copy of the suite, wrk, accounts, figures.
+
+Each benchmark starts its own copy (``manage-all.sh up -d`` on free ports, in a
+temporary ``VAR_DIR``), so it runs beside a suite a developer already has up.
+PostgreSQL is used when ``TODO_DATABASE_URL`` (and the other ``*_DATABASE_URL``)
+are set, as quality.md asks; otherwise the suite's SQLite default.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+import os
+import platform
+import re
+import shlex
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass, field
+from email.parser import BytesHeaderParser
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import requests
+from servicekit.testing import free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "bench"
+MANAGE_ALL = ROOT / "manage-all.sh"
+PYTHON = ROOT / ".venv" / "bin" / "python"
+PORT_VARIABLES = {
+    "api-gateway": "GATEWAY_PORT",
+    "todo-service": "TODO_PORT",
+    "user-service": "USER_PORT",
+    "notification-service": "NOTIFICATION_PORT",
+}
+PROJECTS = {
+    "todo-service": ROOT / "todo_project",
+    "user-service": ROOT / "user_project",
+    "notification-service": ROOT / "notification_project",
+}
+# Variables of the caller's shell that must not leak into the copy.
+SUITE_VARIABLES = (
+    "REDIS_URL",
+    "SMTP_HOST",
+    "SMTP_PORT",
+    "TODO_SERVICE_URL",
+    "USER_SERVICE_URL",
+    "NOTIFICATION_SERVICE_URL",
+    "DATABASE_URL",
+    "EMBEDDED_REDIS_PORT",
+)
+TICKS = os.sysconf("SC_CLK_TCK")
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+# --- the suite ----------------------------------------------------------------
+
+
+class Suite:
+    """A copy of the suite in a temporary VAR_DIR; ``with Suite(...) as suite:`` runs it."""
+
+    def __init__(self, name: str, *, defaults: bool = False) -> None:
+        """``defaults``: the suite's own settings, not raised limits and quiet logs."""
+        self.var_dir = Path(tempfile.mkdtemp(prefix=f"bench-{name}-"))
+        self.ports = {service: free_port() for service in PORT_VARIABLES}
+        self.env = {k: v for k, v in os.environ.items() if k not in SUITE_VARIABLES}
+        self.env.update({variable: str(self.ports[s]) for s, variable in PORT_VARIABLES.items()})
+        self.env.update({"FLOWER_PORT": str(free_port()), "VAR_DIR": str(self.var_dir)})
+        if defaults:
+            return
+        self.env.update(
+            {
+                # The gateway's limits stay on, high enough not to refuse the benchmark.
+                "GATEWAY_RATE_LIMIT": "100000000/min",
+                "GATEWAY_ANON_RATE_LIMIT": "100000000/min",
+                "GATEWAY_LOGIN_RATE_LIMIT": "100000000/min",
+                "USER_LOGIN_RATE_LIMIT": "100000000/min",
+                # One token for the whole run, which outlasts the default 5-minute lifetime.
+                "JWT_ACCESS_LIFETIME_SECONDS": "3600",
+                "LOG_LEVEL": os.environ.get("LOG_LEVEL", "WARNING"),
+            }
+        )
+
+    def __enter__(self) -> Suite:
+        self.up()
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.down()
+        shutil.rmtree(self.var_dir, ignore_errors=True)
+
+    def manage(self, *args: str, **extra_env: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(  # noqa: S603 - our own script
+            [str(MANAGE_ALL), *args],
+            env={**self.env, **extra_env},
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+
+    def up(self) -> float:
+        """``manage-all.sh up -d``; returns the seconds it took (until every process is ready)."""
+        started = time.monotonic()
+        result = self.manage("up", "-d")
+        if result.returncode != 0:
+            self.down()
+            raise SystemExit(f"manage-all.sh up -d failed:\n{result.stdout}{result.stderr}")
+        return time.monotonic() - started
+
+    def down(self) -> None:
+        self.manage("down")
+
+    def start(self, process: str, **extra_env: str) -> None:
+        result = self.manage("start", process, **extra_env)
+        if result.returncode != 0:
+            raise SystemExit(f"manage-all.sh start {process} failed:\n{result.stderr}")
+
+    def stop(self, process: str) -> None:
+        self.manage("stop", process)
+
+    def url(self, service: str = "api-gateway") -> str:
+        return f"http://127.0.0.1:{self.ports[service]}"
+
+    def settings(self) -> dict[str, str]:
+        """The ports and URLs ``up`` resolved (``VAR_DIR/run/suite.env``)."""
+        values = {}
+        for line in (self.var_dir / "run" / "suite.env").read_text().splitlines():
+            name, _, value = line.removeprefix("export ").partition("=")
+            values[name] = shlex.split(value)[0] if value else ""
+        return values
+
+    def database(self) -> str:
+        return "PostgreSQL" if "postgres" in self.settings()["TODO_DATABASE_URL"] else "SQLite"
+
+    def service_env(self, service: str) -> dict[str, str]:
+        """The environment manage-all.sh gives a service's processes."""
+        settings = self.settings()
+        database = {"todo-service": "TODO", "user-service": "USER"}.get(service, "NOTIFICATION")
+        passed = {"REDIS_URL", "SMTP_HOST", "SMTP_PORT"}
+        return {
+            **self.env,
+            **{k: v for k, v in settings.items() if k in passed or k.endswith("SERVICE_URL")},
+            "DATABASE_URL": settings[f"{database}_DATABASE_URL"],
+        }
+
+    def shell(self, service: str, code: str) -> str:
+        """Run Python in a project (``manage.py shell -c``) against this suite; its stdout."""
+        result = subprocess.run(  # noqa: S603 - our own interpreter and project
+            [str(PYTHON), "manage.py", "shell", "--verbosity", "0", "-c", code],
+            cwd=PROJECTS[service],
+            env=self.service_env(service),
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if result.returncode != 0:
+            raise SystemExit(f"manage.py shell in {service} failed:\n{result.stderr}")
+        return result.stdout
+
+    def mail_dir(self) -> Path:
+        return self.var_dir / "mail" / "new"
+
+    def processes(self) -> dict[str, list[int]]:
+        """Each process manage-all.sh started, with everything in its session (workers)."""
+        leaders = {}
+        for pid_file in (self.var_dir / "run").glob("*.pid"):
+            try:
+                leaders[int(pid_file.read_text())] = pid_file.stem
+            except ValueError:
+                continue
+        found: dict[str, list[int]] = {name: [] for name in leaders.values()}
+        for pid, fields in _proc_stats().items():
+            session = int(fields[3])  # each process is started with setsid
+            if session in leaders:
+                found[leaders[session]].append(pid)
+        return found
+
+
+def _proc_stats() -> dict[int, list[str]]:
+    """``/proc/<pid>/stat`` of every process, split after the command name."""
+    stats = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stats[int(entry.name)] = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue  # gone meanwhile
+    return stats
+
+
+def cpu_ticks(suite: Suite, names: tuple[str, ...]) -> dict[str, int]:
+    """utime + stime of each named process and its workers, in clock ticks."""
+    stats = _proc_stats()
+    # fields[0] is the state; utime and stime are stat fields 14 and 15
+    return {
+        name: sum(int(stats[p][11]) + int(stats[p][12]) for p in pids if p in stats)
+        for name, pids in suite.processes().items()
+        if name in names
+    }
+
+
+def memory(suite: Suite) -> dict[str, tuple[int, int]]:
+    """(RSS, PSS) in bytes of each process and its workers; PSS splits shared pages."""
+    result = {}
+    for name, pids in suite.processes().items():
+        rss = pss = 0
+        for pid in pids:
+            try:
+                rss += int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * PAGE
+                rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
+                match = re.search(r"^Pss:\s+(\d+) kB", rollup, re.MULTILINE)
+                pss += int(match.group(1)) * 1024 if match else 0
+            except OSError:
+                continue
+        result[name] = (rss, pss)
+    return result
+
+
+# --- accounts and data ----------------------------------------------------------
+
+
+@dataclass
+class Account:
+    username: str
+    password: str
+    token: str
+    user_id: int
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+def sign_up(gateway: str) -> Account:
+    """Register a user through the gateway and log in."""
+    username, password = f"bench{uuid.uuid4().hex[:10]}", uuid.uuid4().hex + "Aa1!"
+    requests.post(
+        f"{gateway}/auth/register",
+        json={"username": username, "email": f"{username}@example.com", "password": password},
+        timeout=30,
+    ).raise_for_status()
+    token = log_in(gateway, username, password)
+    payload = token.split(".")[1]
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    return Account(username, password, token, int(claims["sub"]))
+
+
+def log_in(gateway: str, username: str, password: str) -> str:
+    response = requests.post(
+        f"{gateway}/auth/login", json={"username": username, "password": password}, timeout=30
+    )
+    response.raise_for_status()
+    return str(response.json()["access"])
+
+
+def create_todos(gateway: str, account: Account, count: int, **fields: Any) -> list[int]:
+    """``count`` todos through the gateway; their ids."""
+    ids = []
+    with requests.Session() as session:
+        for number in range(count):
+            response = session.post(
+                f"{gateway}/todos",
+                json={"title": f"todo {number}", **fields},
+                headers=account.headers,
+                timeout=30,
+            )
+            response.raise_for_status()
+            ids.append(int(response.json()["id"]))
+    return ids
+
+
+class Mailbox:
+    """The sink's Maildir, read incrementally: subject and Message-ID of each file."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.seen: dict[str, tuple[str, str, float]] = {}  # file -> subject, id, accepted
+
+    def read(self) -> list[tuple[str, str, float]]:
+        parser = BytesHeaderParser()
+        for path in self.folder.iterdir():
+            if path.name not in self.seen:
+                with path.open("rb") as file:
+                    message = parser.parse(file)
+                accepted = path.stat().st_mtime_ns / 1e9
+                self.seen[path.name] = (
+                    str(message["Subject"]),
+                    str(message["Message-ID"]),
+                    accepted,
+                )
+        return list(self.seen.values())
+
+
+# --- wrk --------------------------------------------------------------------------
+
+
+@dataclass
+class Run:
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    requests: int = 0
+    cpu_ms: dict[str, float] = field(default_factory=dict)  # CPU ms per request, by process
+
+
+_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+
+
+def _ms(text: str) -> float:
+    match = re.fullmatch(r"([\d.]+)(us|ms|s)", text)
+    if not match:
+        raise ValueError(f"unexpected latency {text!r} in wrk output")
+    return float(match.group(1)) * _UNITS[match.group(2)]
+
+
+def _number(pattern: str, output: str) -> str:
+    match = re.search(pattern, output)
+    if not match:
+        raise SystemExit(f"unexpected wrk output (no {pattern!r}):\n{output}")
+    return match.group(1)
+
+
+def require_wrk() -> None:
+    if not shutil.which("wrk"):
+        raise SystemExit("wrk is needed: apt-get install wrk")
+
+
+def wrk(
+    url: str,
+    token: str,
+    *,
+    duration: int,
+    connections: int,
+    script: str | None = None,
+    script_args: tuple[str, ...] = (),
+) -> tuple[Run, str]:
+    """One ``wrk --latency`` run; fails on any non-2xx/3xx response. Returns the run and
+    the command as printed (the token shown as ``$TOKEN``)."""
+    command = [
+        "wrk", "--latency", f"-t{min(2, connections)}", f"-c{connections}", f"-d{duration}s",
+        "-H", f"Authorization: Bearer {token}",
+    ]  # fmt: skip
+    if script:
+        command += ["-s", str(BENCH / "lua" / script)]
+    command.append(url)
+    if script_args:
+        command += ["--", *script_args]
+    output = subprocess.run(  # noqa: S603 - wrk with our own arguments
+        command, capture_output=True, text=True, check=True
+    ).stdout
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    if errors:
+        raise SystemExit(f"{url}: {errors.group(1)} error responses; output:\n{output}")
+    run = Run(
+        rps=float(_number(r"Requests/sec:\s+([\d.]+)", output)),
+        p50_ms=_ms(_number(r"\s50%\s+(\S+)", output)),
+        p99_ms=_ms(_number(r"\s99%\s+(\S+)", output)),
+        requests=int(_number(r"(\d+) requests in", output)),
+    )
+    shown = shlex.join(command).replace(token, "$TOKEN").replace(str(ROOT) + "/", "")
+    return run, shown
+
+
+# --- printing ---------------------------------------------------------------------
+
+
+def summary(values: list[float]) -> str:
+    return (
+        f"min {min(values):8.2f}  median {statistics.median(values):8.2f}  max {max(values):8.2f}"
+    )
+
+
+def figure(label: str, values: list[float], bar: str = "") -> None:
+    """One line of results: the figure, min/median/max over rounds, and its bar."""
+    print(f"{label:42s} {summary(values)}   {'bar: ' + bar if bar else ''}".rstrip())
+    sys.stdout.flush()
+
+
+def percentile(values: list[float], share: float) -> float:
+    """The nearest-rank percentile (``share`` 0.5 for p50, 0.99 for p99)."""
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(share * len(ordered)) - 1)]
+
+
+def machine() -> str:
+    model = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    load = ", load average {:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
+    return (
+        f"{platform.node()}: {os.cpu_count()} CPUs ({model}), {platform.platform()}, "
+        f"Python {platform.python_version()}{load}"
+    )
+
+
+def header(suite: Suite | None, command: str) -> None:
+    """What every benchmark prints first: the machine, the command and the database."""
+    print(f"machine: {machine()}")
+    print(f"command: {command}")
+    if suite is not None:
+        print(f"suite: {suite.var_dir} (databases: {suite.database()})")
+    sys.stdout.flush()
+
+
+def this_command() -> str:
+    return " ".join([".venv/bin/python", *(shlex.quote(a) for a in sys.argv)])
+
+
+def megabytes(value: float) -> str:
+    return f"{value / 2**20:.0f} MB"
+
+
+# Python for ``Suite.shell("todo-service", ...)``: todo.completed envelopes as the todo
+# service builds them, for todos that need not exist (the consumer does not look them up).
+COMPLETED_ENVELOPE = """
+import random
+from django.utils import timezone
+from servicekit import events
+
+FIRST_TODO_ID = random.randrange(10**9, 2 * 10**9)
+
+def completed_envelope(n, user_id, title):
+    todo_id = FIRST_TODO_ID + n
+    envelope = events.build_envelope(
+        event_type="todo.completed", source="todo-service", subject=f"todos/{todo_id}",
+        data={
+            "todo_id": todo_id, "user_id": user_id, "title": title,
+            "completed_at": events.isoformat(timezone.now()), "version": 2,
+        },
+    )
+    events.validate(envelope)
+    return envelope
+"""

@@ -1,0 +1,104 @@
+"""Notification throughput: emails/s from the notification worker to the SMTP sink,
+with worker concurrency 1 and 4.
+
+Starts a suite, signs a user up and stops the notification worker. Per run it
+publishes N ``todo.completed`` events for that user straight to the worker's
+queue, as the outbox relay does (``servicekit.outbox.publisher``, run in the
+todo project), then starts the worker (``manage-all.sh start worker`` with
+``NOTIFICATION_WORKER_CONCURRENCY``) and waits for N emails in the sink's
+Maildir. The rate is taken between the first and the last email the sink
+accepted (file times), so the worker's start-up is not in it. Each handled
+event takes what production takes: the claim in the notification database,
+the user's address from user-service (cached after the first), rendering,
+SMTP, the receipt in Redis.
+
+    .venv/bin/python bench/notifications.py [--rounds 3] [--events 500]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+import uuid
+from collections import Counter
+
+from common import (
+    COMPLETED_ENVELOPE,
+    Account,
+    Mailbox,
+    Suite,
+    figure,
+    header,
+    sign_up,
+    this_command,
+)
+
+PUBLISH = """
+from servicekit.outbox import publisher
+with publisher.publishing() as publish:
+    for n in range({count}):
+        publish(completed_envelope(n, {user_id}, f"{tag} {{n}}"))
+"""
+
+
+def one_run(
+    suite: Suite, account: Account, mailbox: Mailbox, concurrency: int, events: int
+) -> float:
+    tag = f"notification-bench-{uuid.uuid4().hex[:8]}"
+    code = COMPLETED_ENVELOPE + PUBLISH.format(count=events, user_id=account.user_id, tag=tag)
+    suite.shell("todo-service", code)
+    suite.start("notification-worker", NOTIFICATION_WORKER_CONCURRENCY=str(concurrency))
+    try:
+        deadline = time.monotonic() + 600
+        while True:
+            mails = [m for m in mailbox.read() if m[0].startswith(f"Todo completed: {tag} ")]
+            if len(mails) >= events:
+                break
+            if time.monotonic() > deadline:
+                raise SystemExit(f"only {len(mails)} of {events} emails after 600 s")
+            time.sleep(0.25)
+    finally:
+        suite.stop("notification-worker")
+    accepted = sorted(m[2] for m in mails)
+    rate = (len(accepted) - 1) / (accepted[-1] - accepted[0])
+    twice = sum(n - 1 for n in Counter(m[1] for m in mails).values())
+    print(
+        f"  concurrency {concurrency}: {len(mails)} emails in {accepted[-1] - accepted[0]:.2f} s "
+        f"= {rate:.1f} emails/s, {twice} duplicated"
+    )
+    return rate
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--events", type=int, default=500, help="emails per run")
+    parser.add_argument("--concurrency", type=int, nargs=2, default=[1, 4], metavar=("LOW", "HIGH"))
+    args = parser.parse_args()
+    low, high = args.concurrency
+
+    with Suite("notifications") as suite:
+        account = sign_up(suite.url())
+        suite.stop("notification-worker")
+        header(suite, this_command())
+        print("worker: celery -A config worker -Q notification.events (manage-all.sh defaults)")
+        mailbox = Mailbox(suite.mail_dir())
+        rates: dict[int, list[float]] = {low: [], high: []}
+        for round_number in range(1, args.rounds + 1):
+            print(f"round {round_number}:")
+            for concurrency in (low, high):
+                rates[concurrency].append(
+                    one_run(suite, account, mailbox, concurrency, args.events)
+                )
+        print()
+        figure(f"emails/s, concurrency {low}", rates[low])
+        figure(f"emails/s, concurrency {high}", rates[high], ">= 100 (at 4)")
+        figure(
+            f"concurrency {high} / concurrency {low}",
+            [b / a for a, b in zip(rates[low], rates[high], strict=True)],
+            ">= 3 (4 vs 1)",
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,114 @@
+"""Writes through the gateway: POST /todos and PATCH /todos/{id} {"completed": true}.
+
+Each write commits the todo and its event to the outbox in one transaction; the
+suite's relay and notification worker run as usual (every completion ends in
+an email to the sink), so this is the write path with the outbox on. ``wrk``
+drives both with Lua scripts (bench/lua/): a POST body, and PATCHes that
+complete todos the POST runs created, each once. Prints req/s, p50 and p99
+per round and min/median/max.
+
+    .venv/bin/python bench/writes.py [--rounds 3] [--duration 10] [--connections 8]
+
+Set ``TODO_DATABASE_URL`` (and the other ``*_DATABASE_URL``) to PostgreSQL, as
+quality.md asks; otherwise the suite's SQLite default is measured.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+from pathlib import Path
+
+import requests
+from common import Account, Run, Suite, figure, header, require_wrk, sign_up, this_command, wrk
+
+
+def open_todo_ids(suite: Suite, account: Account) -> list[int]:
+    """The user's todos not completed yet, oldest first (read straight from todo-service)."""
+    ids: list[int] = []
+    url: str | None = (
+        f"{suite.url('todo-service')}/todos?completed=false&ordering=created_at&page_size=100"
+    )
+    with requests.Session() as session:
+        while url:
+            response = session.get(url, headers=account.headers, timeout=30)
+            response.raise_for_status()
+            page = response.json()
+            ids += [todo["id"] for todo in page["results"]]
+            url = page["next"]
+    return ids
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run")
+    parser.add_argument("--connections", type=int, default=8)
+    args = parser.parse_args()
+    require_wrk()
+    threads = min(2, args.connections)
+
+    with Suite("writes") as suite, tempfile.TemporaryDirectory() as scratch:
+        gateway = suite.url()
+        account = sign_up(gateway)
+        header(suite, this_command())
+        # A warm-up POST run, not counted: warm processes, and todos for the first PATCHes.
+        wrk(
+            f"{gateway}/todos",
+            account.token,
+            duration=args.duration,
+            connections=args.connections,
+            script="post_todo.lua",
+        )
+        ids_file = Path(scratch) / "ids.txt"
+        runs: dict[str, list[Run]] = {"POST /todos": [], "PATCH completed": []}
+        for round_number in range(1, args.rounds + 1):
+            post, post_command = wrk(
+                f"{gateway}/todos",
+                account.token,
+                duration=args.duration,
+                connections=args.connections,
+                script="post_todo.lua",
+            )
+            ids = open_todo_ids(suite, account)
+            ids_file.write_text("".join(f"{todo_id}\n" for todo_id in ids))
+            patch, patch_command = wrk(
+                gateway,
+                account.token,
+                duration=args.duration,
+                connections=args.connections,
+                script="complete_todo.lua",
+                script_args=(str(ids_file), str(threads)),
+            )
+            if round_number == 1:
+                print(f"command (POST): {post_command}")
+                print(f"command (PATCH): {patch_command.replace(str(ids_file), 'IDS_FILE')}")
+            for name, run in (("POST /todos", post), ("PATCH completed", patch)):
+                runs[name].append(run)
+                print(
+                    f"round {round_number} {name:16s} {run.rps:8.1f} req/s  "
+                    f"p50 {run.p50_ms:7.2f} ms  p99 {run.p99_ms:7.2f} ms"
+                )
+            if patch.requests > len(ids):
+                print(
+                    f"  note: {patch.requests} PATCHes for {len(ids)} open todos: "
+                    f"{patch.requests - len(ids)} repeated a completed one (no change, no event)"
+                )
+        pending = suite.shell(
+            "todo-service",
+            "from servicekit.outbox.models import OutboxMessage as M;"
+            "print(M.objects.count(), M.objects.pending().count())",
+        ).split()
+        print()
+        for name, name_runs in runs.items():
+            figure(f"{name} req/s", [r.rps for r in name_runs])
+            figure(f"{name} p50 ms", [r.p50_ms for r in name_runs])
+            figure(f"{name} p99 ms", [r.p99_ms for r in name_runs])
+        print(
+            f"outbox after the runs: {pending[0]} events written, {pending[1]} not yet "
+            "published (quality.md sets no bar for writes; issue 11 asks for req/s and p99)"
+        )
+
+
+if __name__ == "__main__":
+    main()
