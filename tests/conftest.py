@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from servicekit.testing import RedisServer, free_port
 
-from support import PostgresServer, Suite
+from support import DATABASE_VARIABLES, PostgresServer, Suite
 
 
 @pytest.fixture
@@ -34,14 +34,24 @@ def make_suite(tmp_path_factory: pytest.TempPathFactory) -> Iterator:  # type: i
 
 
 @pytest.fixture(scope="session")
-def shared_suite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Suite]:
+def shared_suite(
+    tmp_path_factory: pytest.TempPathFactory, postgres: PostgresServer
+) -> Iterator[Suite]:
     """One suite for the tests that only read or add data (security, Schemathesis, events).
 
+    On PostgreSQL (a database per service in the tests' own cluster), as in production.
     Login limits are raised so that many users can sign up and log in from 127.0.0.1.
     """
     suite = Suite(
         var_dir=tmp_path_factory.mktemp("shared-suite"),
-        env={"GATEWAY_LOGIN_RATE_LIMIT": "1000/min", "USER_LOGIN_RATE_LIMIT": "1000/min"},
+        env={
+            "GATEWAY_LOGIN_RATE_LIMIT": "1000/min",
+            "USER_LOGIN_RATE_LIMIT": "1000/min",
+            **{
+                variable: postgres.create_database(f"shared_{service.split('-')[0]}")
+                for service, variable in DATABASE_VARIABLES.items()
+            },
+        },
     )
     suite.up()
     yield suite

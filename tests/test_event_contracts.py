@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 import subprocess
 import sys
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
+import psycopg2
 import pytest
 import requests
 from jsonschema import Draft202012Validator, FormatChecker  # type: ignore[import-untyped]
@@ -64,11 +65,11 @@ def problems(envelope: Any) -> list[str]:
 
 
 def rows(suite: Suite, service: str, query: str, *params: Any) -> list[tuple[Any, ...]]:
-    """Rows from a service's database (the suite's SQLite file)."""
-    database = suite.var_dir / "db" / f"{service}.sqlite3"
-    assert database.is_file(), f"{database} is missing: does the suite still use SQLite?"
-    with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as connection:
-        return connection.execute(query, params).fetchall()
+    """Rows from a service's own database (PostgreSQL in the shared suite); ``?`` placeholders."""
+    url = suite.env[f"{service.upper()}_DATABASE_URL"]
+    with closing(psycopg2.connect(url)) as connection, connection.cursor() as cursor:
+        cursor.execute(query.replace("?", "%s"), params)
+        return list(cursor.fetchall())
 
 
 @pytest.fixture(scope="module")
@@ -96,7 +97,7 @@ def events_sent(shared_suite: Suite) -> dict[str, Any]:
 
 def outbox(suite: Suite) -> list[dict[str, Any]]:
     return [
-        json.loads(envelope)
+        envelope  # a JSON column: psycopg2 hands it over decoded
         for service in ("todo", "user")
         for (envelope,) in rows(suite, service, "SELECT envelope FROM outbox_message ORDER BY id")
     ]
@@ -140,7 +141,7 @@ def test_the_consumer_received_exactly_what_the_producers_sent(
         what="notification-service to record the user's two events",
     )
     received = {
-        str(event_id).replace("-", ""): json.loads(envelope)
+        str(event_id).replace("-", ""): envelope
         for event_id, envelope in rows(shared_suite, "notification", query, user_id)
     }
     sent = {e["id"].replace("-", ""): e for e in outbox(shared_suite)}
