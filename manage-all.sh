@@ -236,6 +236,16 @@ spawn() {
   echo $! >"$RUN_DIR/$name.pid"
 }
 
+# Like spawn, but started again whenever it exits, as compose's `restart:` and
+# Kubernetes do: a Celery worker can exit on a broker connection loss (kombu's
+# "Unrecoverable error", docs/decisions/0006). `stop` ends the whole process group.
+spawn_supervised() {
+  local name="$1"
+  shift
+  spawn "$name" bash -c 'while :; do "$@"; echo "manage-all: exited ($?); starting it again in 1 s"; sleep 1; done' \
+    supervise "$@"
+}
+
 start_one() {
   local name="$1"
   if pid_of "$name" >/dev/null; then
@@ -260,12 +270,12 @@ start_one() {
       (enter_service "${name%-relay}-service" && spawn "$name" "$PY" manage.py relay_outbox)
       ;;
     user-saga-worker)
-      (enter_service user-service && spawn "$name" "$VENV/bin/celery" -A config worker \
+      (enter_service user-service && spawn_supervised "$name" "$VENV/bin/celery" -A config worker \
         -Q user.saga --concurrency "${USER_SAGA_WORKER_CONCURRENCY:-2}" \
         --loglevel INFO --hostname "user-saga@%h-$$")
       ;;
     notification-worker)
-      (enter_service notification-service && spawn "$name" "$VENV/bin/celery" -A config worker \
+      (enter_service notification-service && spawn_supervised "$name" "$VENV/bin/celery" -A config worker \
         -Q notification.events --concurrency "${NOTIFICATION_WORKER_CONCURRENCY:-2}" \
         --loglevel INFO --hostname "notification@%h-$$")
       ;;
@@ -336,7 +346,8 @@ is_ready() {
 logged_since_start() {
   local start
   start="$(cat "$RUN_DIR/$1.logpos" 2>/dev/null || echo 0)"
-  tail -c "+$((start + 1))" "$LOG_DIR/$1.log" | grep -q -- "$2"
+  # (not grep -q: it stops reading early, tail dies of SIGPIPE and pipefail fails the check)
+  tail -c "+$((start + 1))" "$LOG_DIR/$1.log" | grep -- "$2" >/dev/null
 }
 
 probe_tcp() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import requests
-from servicekit.testing import free_port
+from servicekit.testing import free_ports
 
 ROOT = Path(__file__).resolve().parent.parent
 MANAGE_ALL = ROOT / "manage-all.sh"
@@ -55,10 +55,11 @@ class Suite:
     env: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.ports = {service: free_port() for service in SERVICES}
+        # Distinct ports for the four services and Flower (held together while picked).
+        *service_ports, self.flower_port = free_ports(len(SERVICES) + 1)
+        self.ports = dict(zip(SERVICES, service_ports, strict=True))
         base = {k: v for k, v in os.environ.items() if k not in SUITE_VARIABLES}
         base.update({variable: str(self.ports[s]) for s, variable in SERVICES.items()})
-        self.flower_port = free_port()
         base["FLOWER_PORT"] = str(self.flower_port)
         base["VAR_DIR"] = str(self.var_dir)
         base["READY_TIMEOUT"] = "60"

@@ -174,9 +174,16 @@ def test_one_trace_runs_from_the_gateway_through_the_relay_to_the_notification_w
             published = {s.trace_id for s in receiver.spans if s.name == relay_span}
             handled = {s.trace_id for s in receiver.spans if s.name == worker_span}
         for trace_id, services in receiver.services_by_trace().items():
-            if trace_id in published & handled and wanted <= services:
+            if trace_id in published & handled and wanted <= services and complete(trace_id):
                 return trace_id
         return None
+
+    def complete(trace_id: str) -> bool:
+        # every process exports in its own batches: wait until each span's parent is in
+        with receiver.lock:
+            spans = [s for s in receiver.spans if s.trace_id == trace_id]
+        ids = {s.span_id for s in spans}
+        return len([s for s in spans if s.parent_id not in ids]) == 1
 
     # then one trace id has spans from all four processes
     trace_id = poll(one_trace_with_all, timeout=30)

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 
 import pytest
 import requests
-from servicekit.testing import free_port, wait_for
+from servicekit.testing import free_ports, wait_for
 
 from gateway_support import bearer, register_and_login
 from support import ROOT, Suite
@@ -82,7 +82,8 @@ def three_instances(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[tuple[Suite, list[Instance]]]:
     suite = Suite(var_dir=tmp_path_factory.mktemp("three-todos"))
-    extra = [Instance(suite, free_port()), Instance(suite, free_port())]
+    taken = {*suite.ports.values(), suite.flower_port}  # chosen, not bound yet
+    extra = [Instance(suite, port) for port in [p for p in free_ports(8) if p not in taken][:2]]
     ports = [suite.ports["todo-service"], *(instance.port for instance in extra)]
     suite.env["TODO_SERVICE_URL"] = ",".join(f"http://127.0.0.1:{port}" for port in ports)
     try:

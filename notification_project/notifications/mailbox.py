@@ -40,7 +40,10 @@ def mails() -> list[Mail]:
     """Every caught email, newest first."""
     box = _maildir()
     found = [_read(key, box) for key in box.iterkeys()]
-    return sorted(found, key=lambda mail: mail.date or datetime.min.astimezone(), reverse=True)
+    # The Date header has whole seconds; the Maildir key (delivery time first) breaks ties.
+    return sorted(
+        found, key=lambda mail: (mail.date or datetime.min.astimezone(), mail.key), reverse=True
+    )
 
 
 def mail(key: str) -> Mail:
