@@ -104,7 +104,7 @@ def celery_workers() -> dict[str, tuple[str, str]]:
     and the Kubernetes Deployment of that name run the same worker.
     """
     arms = re.findall(
-        r"^\s*([\w-]+)\)\n\s*\(enter_service ([\w-]+) && spawn \"\$name\" "
+        r"^\s*([\w-]+)\)\n\s*\(enter_service ([\w-]+) && spawn(?:_supervised)? \"\$name\" "
         r"\"\$VENV/bin/celery\" -A config worker \\\n\s*-Q ([\w.]+)",
         _shell_function("start_one"),
         re.M,
