@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -106,6 +108,17 @@ class SagaAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: Saga | None = None) -> bool:
         return False  # state changes only through the engine and the actions below
+
+    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)  # it would not ask each saga (below)
+        return actions
+
+    def has_delete_permission(self, request: HttpRequest, obj: Saga | None = None) -> bool:
+        # A running saga's row is its only memory: deleting it would strand the account.
+        if obj is not None and obj.is_active:
+            return False
+        return super().has_delete_permission(request, obj)
 
     @admin.action(description="Retry the current step now", permissions=["view"])
     def retry_step(self, request: HttpRequest, queryset: QuerySet[Saga]) -> None:

@@ -79,3 +79,12 @@ def test_sagas_cannot_be_added_or_edited_by_hand(staff: Client, failed_saga) -> 
     )
     assert response.status_code == 403
     assert Saga.objects.get().status == "failed"
+
+
+def test_a_running_saga_cannot_be_deleted_a_finished_one_can(
+    staff: Client, make_user, http_peers, settings, failed_saga
+) -> None:
+    running, _ = deletion.start_account_deletion(user=make_user("bob"))
+
+    assert staff.get(f"/admin/sagas/saga/{running.pk}/delete/").status_code == 403
+    assert staff.get(f"/admin/sagas/saga/{failed_saga.current.pk}/delete/").status_code == 200
