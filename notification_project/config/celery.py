@@ -9,6 +9,7 @@ publish ``notification.handle_event`` by name (``send_task``).
 import os
 
 from celery import Celery
+from servicekit.celery_connections import keep_database_connections
 from servicekit.entrypoints import load_settings_or_exit
 from servicekit.metrics.workers import observe_celery_worker
 
@@ -21,3 +22,5 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 # Task outcomes and durations into /metrics; spans named after the worker.
 observe_celery_worker(app, process_name="notification-worker")
+# One database connection per worker process, not one per task.
+keep_database_connections(app)

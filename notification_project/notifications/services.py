@@ -184,7 +184,7 @@ def notification_deliver(*, notification_id: int) -> Notification:
         return notification
     notification.refresh_from_db()
     try:
-        emails.build_message(notification=notification, recipient=recipient).send()
+        emails.send(emails.build_message(notification=notification, recipient=recipient))
     except Exception as exc:
         error = f"{type(exc).__name__}: {exc}"
         if _is_permanent(exc):

@@ -9,6 +9,7 @@ that resumes sagas left behind (:mod:`sagas.worker`). Its settings are the
 import os
 
 from celery import Celery
+from servicekit.celery_connections import keep_database_connections
 from servicekit.entrypoints import load_settings_or_exit
 from servicekit.metrics.workers import observe_celery_worker
 
@@ -21,6 +22,8 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 # Task outcomes and durations into /metrics; spans named after the worker.
 observe_celery_worker(app, process_name="user-saga-worker")
+# One database connection per worker process, not one per task.
+keep_database_connections(app)
 
 from sagas.worker import SagaSweep  # noqa: E402 - needs the settings loaded above
 

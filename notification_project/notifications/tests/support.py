@@ -66,6 +66,8 @@ class _Handler:
             while not self.sink.release.is_set():
                 await asyncio.sleep(0.05)
             return "451 try again later"
+        with self.sink.lock:
+            self.sink.sessions.add(tuple(session.peer))
         envelope.mail_from = address
         envelope.mail_options.extend(mail_options)
         return "250 OK"
@@ -83,6 +85,8 @@ class SmtpSink:
 
     port: int = field(default_factory=free_port)
     messages: list[EmailMessage] = field(default_factory=list)
+    # The client address of every SMTP session that sent a MAIL command.
+    sessions: set[tuple[str, int]] = field(default_factory=set)
     lock: threading.Lock = field(default_factory=threading.Lock)
     stall_next: threading.Event = field(default_factory=threading.Event)
     stalled: threading.Event = field(default_factory=threading.Event)

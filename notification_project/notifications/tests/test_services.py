@@ -42,6 +42,29 @@ class TestCompletedTodo:
         assert notification.attempts == 1
         assert notification.sent_at is not None
 
+    def test_emails_share_one_smtp_session_and_a_dropped_one_is_replaced(
+        self, smtp_sink, todo_completed
+    ):
+        for title in ("one", "two", "three"):
+            services.event_handle(envelope=todo_completed(title=title))
+        assert len(smtp_sink.received()) == 3
+        assert len(smtp_sink.sessions) == 1, "each email opened its own SMTP session"
+
+        # The mail server restarts: the kept session is gone. The email that finds
+        # out is deferred to the task's retry, which opens a new session.
+        smtp_sink.stop()
+        smtp_sink.start()
+        envelope = todo_completed(title="after the restart")
+        with pytest.raises(services.DeliveryDeferred):
+            services.event_handle(envelope=envelope)
+        services.event_handle(envelope=envelope)
+
+        assert [m["Subject"] for m in smtp_sink.received()][
+            -1
+        ] == "Todo completed: after the restart"
+        assert len(smtp_sink.received()) == 4
+        assert len(smtp_sink.sessions) == 2
+
     def test_the_same_envelope_delivered_twice_sends_one_email(self, smtp_sink, todo_completed):
         envelope = todo_completed()
 
