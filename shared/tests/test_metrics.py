@@ -49,6 +49,17 @@ def test_requests_are_counted_and_timed_by_url_pattern_and_status(client: Client
     assert "/no/such/page/42" not in after
 
 
+def test_an_invented_method_is_counted_as_other(client: Client) -> None:
+    # when a client sends methods nobody defined (any token is a valid method)
+    for method in ("BREW", "WHEN", "PROPFIND"):
+        client.generic(method, "/errors/quota")
+
+    # then they share one label value instead of each adding a series
+    after = scrape(client)
+    assert 'method="other",route="/errors/quota"' in after
+    assert not re.search(r'method="(BREW|WHEN|PROPFIND)"', after)
+
+
 def test_a_metrics_token_closes_the_door(client: Client, settings: Settings) -> None:
     settings.SERVICEKIT = {**settings.SERVICEKIT, "METRICS_TOKEN": "s3cret"}
 

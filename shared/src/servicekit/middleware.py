@@ -96,7 +96,7 @@ class AccessLogMiddleware:
         response = self.get_response(request)
         seconds = time.perf_counter() - started
         duration_ms = round(seconds * 1000, 2)
-        labels = (request.method or "", _route(request), str(response.status_code))
+        labels = (_method(request), _route(request), str(response.status_code))
         HTTP_REQUESTS.labels(*labels).inc()
         HTTP_REQUEST_DURATION.labels(*labels).observe(seconds)
         access_logger.info(
@@ -111,6 +111,15 @@ class AccessLogMiddleware:
             },
         )
         return response
+
+
+# Any token is a valid HTTP method; a label may only take a few values.
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+def _method(request: HttpRequest) -> str:
+    method = request.method or ""
+    return method if method in KNOWN_METHODS else "other"
 
 
 def _route(request: HttpRequest) -> str:
