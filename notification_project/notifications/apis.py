@@ -7,7 +7,7 @@ table here). Views only validate, call one selector or service, and serialize.
 from __future__ import annotations
 
 from django.db.models import QuerySet
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import exceptions, generics
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -60,7 +60,13 @@ class PreferenceApi(APIView):
         preference = selectors.preference_get(user_id=caller_id(request))
         return Response(PreferenceSerializer(preference).data)
 
-    @extend_schema(request=PreferenceSerializer, responses=PreferenceSerializer)
+    @extend_schema(
+        request=PreferenceSerializer,
+        responses={
+            200: PreferenceSerializer,
+            409: OpenApiResponse(description="The account is being deleted."),
+        },
+    )
     def patch(self, request: Request) -> Response:
         serializer = PreferenceSerializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from servicekit.saga.apis import SagaStepApi
 from servicekit.saga.serializers import SagaInputSerializer
 
@@ -13,7 +13,15 @@ from notifications.serializers import ErasureSerializer
 ERASE_SCOPE = "notifications:erase"
 
 
-@extend_schema_view(post=extend_schema(request=SagaInputSerializer, responses=ErasureSerializer))
+@extend_schema_view(
+    post=extend_schema(
+        request=SagaInputSerializer,
+        responses={
+            200: ErasureSerializer,
+            409: OpenApiResponse(description="The step contradicts an earlier one."),
+        },
+    )
+)
 class UserNotificationsSagaApi(SagaStepApi):
     """Account deletion: erase hides the user's notifications and preferences (and stops
     their emails), restore (the compensation) brings them back, purge (after the account

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -46,11 +46,18 @@ class TodoListCreateApi(APIView):
 
     @extend_schema(
         request=TodoInputSerializer,
-        responses={201: TodoSerializer},
+        responses={
+            201: TodoSerializer,
+            422: OpenApiResponse(description="The Idempotency-Key came with another body."),
+        },
         parameters=[
             OpenApiParameter(
                 "Idempotency-Key",
-                str,
+                {
+                    "type": "string",
+                    "pattern": "^[!-~]+$",  # visible ASCII, no spaces (idempotency.check_key)
+                    "maxLength": idempotency.KEY_MAX_LENGTH,
+                },
                 OpenApiParameter.HEADER,
                 description="Repeat the request safely: the same key and body within 24 h "
                 "return the first response; another body under the key is a 422.",

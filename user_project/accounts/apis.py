@@ -83,7 +83,14 @@ class RegisterApi(PublicApi):
 class LoginApi(PublicApi):
     throttle_classes = [LoginRateThrottle]
 
-    @extend_schema(request=LoginInputSerializer, responses={200: TokenPairSerializer})
+    @extend_schema(
+        request=LoginInputSerializer,
+        responses={
+            200: TokenPairSerializer,
+            401: OpenApiResponse(description="Wrong username or password, or a locked account."),
+            429: OpenApiResponse(description="Too many attempts; see Retry-After."),
+        },
+    )
     def post(self, request: Request) -> Response:
         data = LoginInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -92,7 +99,13 @@ class LoginApi(PublicApi):
 
 
 class RefreshApi(PublicApi):
-    @extend_schema(request=RefreshInputSerializer, responses={200: TokenPairSerializer})
+    @extend_schema(
+        request=RefreshInputSerializer,
+        responses={
+            200: TokenPairSerializer,
+            401: OpenApiResponse(description="The refresh token is invalid, expired or revoked."),
+        },
+    )
     def post(self, request: Request) -> Response:
         data = RefreshInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -126,7 +139,13 @@ class ServiceTokenApi(PublicApi):
 
     parser_classes = [FormParser, JSONParser]
 
-    @extend_schema(request=ServiceTokenInputSerializer, responses={200: ServiceTokenSerializer})
+    @extend_schema(
+        request=ServiceTokenInputSerializer,
+        responses={
+            200: ServiceTokenSerializer,
+            401: OpenApiResponse(description="Unknown client or wrong client secret."),
+        },
+    )
     def post(self, request: Request) -> Response:
         data = ServiceTokenInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)

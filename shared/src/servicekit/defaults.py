@@ -65,11 +65,16 @@ AUTH_PASSWORD_VALIDATORS: list[dict[str, str]] = [
 
 # drf-spectacular, for the services that document their API: Swagger UI's files
 # from drf-spectacular-sidecar (no CDN: /docs works offline), each path once,
-# bearer tokens described (servicekit.openapi). Services add TITLE, DESCRIPTION, VERSION.
+# bearer tokens and error responses described (servicekit.openapi), after
+# drf-spectacular's own enum hook. Services add TITLE, DESCRIPTION, VERSION.
 SPECTACULAR_SETTINGS: dict[str, Any] = {
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "PREPROCESSING_HOOKS": ["servicekit.openapi.document_each_path_once"],
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "servicekit.openapi.document_errors",
+    ],
 }
