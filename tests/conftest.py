@@ -9,7 +9,7 @@ import glob
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -19,11 +19,22 @@ from support import DATABASE_VARIABLES, PostgresServer, Suite
 
 
 @pytest.fixture
-def make_suite(tmp_path_factory: pytest.TempPathFactory) -> Iterator:  # type: ignore[type-arg]
-    """Build suites on demand; every one is stopped at the end of the test."""
+def make_suite(
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[Callable[..., Suite]]:
+    """Build suites on demand; every one is stopped at the end of the test.
+
+    A suite gets fresh databases in the tests' PostgreSQL cluster, as in production,
+    unless the test names its own databases or asks for ``embedded=True``: the
+    SQLite files of the README's ``up`` with zero setup.
+    """
     suites: list[Suite] = []
 
-    def make(**env: str) -> Suite:
+    def make(*, embedded: bool = False, **env: str) -> Suite:
+        if not embedded and not env.keys() & set(DATABASE_VARIABLES.values()):
+            postgres: PostgresServer = request.getfixturevalue("postgres")
+            prefix = request.module.__name__.removeprefix("test_")
+            env = {**postgres.suite_databases(prefix), **env}
         suite = Suite(var_dir=tmp_path_factory.mktemp("suite"), env=env)
         suites.append(suite)
         return suite
@@ -47,10 +58,7 @@ def shared_suite(
         env={
             "GATEWAY_LOGIN_RATE_LIMIT": "1000/min",
             "USER_LOGIN_RATE_LIMIT": "1000/min",
-            **{
-                variable: postgres.create_database(f"shared_{service.split('-')[0]}")
-                for service, variable in DATABASE_VARIABLES.items()
-            },
+            **postgres.suite_databases("shared"),
         },
     )
     suite.up()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -125,6 +126,8 @@ class PostgresServer:
     data_dir: Path
     port: int
     user: str | None
+    # How many sets ``suite_databases`` made: the number in their names.
+    copies: int = field(default=0, init=False)
 
     def run(self, *args: str) -> subprocess.CompletedProcess[str]:
         command = [str(self.bindir / args[0]), *args[1:]]
@@ -148,3 +151,16 @@ class PostgresServer:
     def create_database(self, name: str) -> str:
         self.run("createdb", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", name)
         return f"postgres://postgres@127.0.0.1:{self.port}/{name}"
+
+    def suite_databases(self, prefix: str) -> dict[str, str]:
+        """Three new, empty databases for one copy of the suite, as its ``*_DATABASE_URL``s.
+
+        The names (``<prefix>_<n>_todo`` ...) are new in this cluster on every call, so no
+        two copies share a table, whatever prefix their tests choose.
+        """
+        self.copies += 1
+        name = f"{re.sub(r'[^a-z0-9]+', '_', prefix.lower())}_{self.copies}"
+        return {
+            variable: self.create_database(f"{name}_{service.split('-')[0]}")
+            for service, variable in DATABASE_VARIABLES.items()
+        }

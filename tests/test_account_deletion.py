@@ -2,7 +2,7 @@
 
 Each test starts its own copy of the suite (``manage-all.sh up -d``), drives it
 through the gateway like a client, breaks it like an operator would (stop a
-service, SIGKILL the saga worker), and reads the three SQLite databases
+service, SIGKILL the saga worker), and reads the three PostgreSQL databases
 directly to check what is left.
 """
 
@@ -10,17 +10,17 @@ from __future__ import annotations
 
 import os
 import signal
-import sqlite3
 import time
 from collections.abc import Iterator
 from contextlib import closing
 from typing import Any
 
+import psycopg2
 import pytest
 import requests
 from servicekit.testing import wait_for
 
-from support import Suite
+from support import DATABASE_VARIABLES, PostgresServer, Suite
 
 pytestmark = pytest.mark.e2e
 
@@ -40,7 +40,9 @@ class Client:
         registered = requests.post(f"{self.gateway}/auth/register", json=self.account, timeout=10)
         assert registered.status_code == 201, registered.text
         self.id = registered.json()["id"]
-        self.access = self.login().json()["access"]
+        login = self.login()
+        assert login.status_code == 200, login.text
+        self.access = login.json()["access"]
 
     def login(self) -> requests.Response:
         return requests.post(f"{self.gateway}/auth/login", json=self.account, timeout=10)
@@ -50,6 +52,11 @@ class Client:
         return requests.request(
             method, f"{self.gateway}{path}", headers=headers, timeout=10, **kwargs
         )
+
+    def todo_count(self) -> int:
+        listed = self.request("GET", "/todos")
+        assert listed.status_code == 200, listed.text
+        return int(listed.json()["count"])
 
     def add_todos(self, *titles: str) -> list[int]:
         ids = []
@@ -82,28 +89,33 @@ def wait_for_saga(suite: Suite, path: str, status: str, *, timeout: float) -> di
     return saga(suite.url("api-gateway", path))
 
 
-def rows(suite: Suite, database: str, sql: str, *params: Any) -> int:
-    """A count straight from one service's database (SQLite in these copies)."""
-    path = suite.var_dir / "db" / f"{database}.sqlite3"
-    with closing(sqlite3.connect(path)) as connection:
-        (count,) = connection.execute(sql, params).fetchone()
+def rows(suite: Suite, service: str, sql: str, *params: Any) -> int:
+    """A count straight from one service's PostgreSQL database, not through its API."""
+    url = suite.env[DATABASE_VARIABLES[service]]
+    with closing(psycopg2.connect(url)) as connection, connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        (count,) = cursor.fetchone()
     return int(count)
 
 
 def data_of(suite: Suite, user_id: int) -> dict[str, int]:
     return {
-        "users": rows(suite, "user", "SELECT count(*) FROM accounts_user WHERE id = ?", user_id),
-        "todos": rows(suite, "todo", "SELECT count(*) FROM todos_todo WHERE user_id = ?", user_id),
+        "users": rows(
+            suite, "user-service", "SELECT count(*) FROM accounts_user WHERE id = %s", user_id
+        ),
+        "todos": rows(
+            suite, "todo-service", "SELECT count(*) FROM todos_todo WHERE user_id = %s", user_id
+        ),
         "notifications": rows(
             suite,
-            "notification",
-            "SELECT count(*) FROM notifications_notification WHERE user_id = ?",
+            "notification-service",
+            "SELECT count(*) FROM notifications_notification WHERE user_id = %s",
             user_id,
         ),
         "preferences": rows(
             suite,
-            "notification",
-            "SELECT count(*) FROM notifications_preference WHERE user_id = ?",
+            "notification-service",
+            "SELECT count(*) FROM notifications_preference WHERE user_id = %s",
             user_id,
         ),
     }
@@ -115,9 +127,11 @@ def signal_group(suite: Suite, process: str, sig: signal.Signals) -> None:
 
 @pytest.fixture
 def suite(
-    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+    tmp_path_factory: pytest.TempPathFactory,
+    request: pytest.FixtureRequest,
+    postgres: PostgresServer,
 ) -> Iterator[Suite]:
-    env = getattr(request, "param", {})
+    env = {**postgres.suite_databases("deletion"), **getattr(request, "param", {})}
     suite = Suite(var_dir=tmp_path_factory.mktemp("deletion"), env=env)
     suite.up()
     yield suite
@@ -163,7 +177,7 @@ def test_deleting_an_account_removes_it_from_all_three_databases(suite: Suite) -
     assert alice.login().status_code == 401
     # and nobody else lost anything
     assert data_of(suite, bob.id)["todos"] == 1
-    assert bob.request("GET", "/todos").json()["count"] == 1
+    assert bob.todo_count() == 1
 
 
 @pytest.mark.parametrize("suite", [{"SAGA_RETRY_BUDGET_SECONDS": "5"}], indirect=True)
@@ -182,7 +196,9 @@ def test_with_todo_service_down_the_saga_compensates_and_the_account_is_intact(
 
     # while the saga runs, the account is locked (the semantic lock)
     wait_for(locked, timeout=10, what="the account locked")
-    assert alice.login().json()["code"] == "account_locked"
+    refused = alice.login()
+    assert refused.status_code == 401, refused.text
+    assert refused.json()["code"] == "account_locked"
     failed = wait_for_saga(suite, path, "failed", timeout=30)
     elapsed = time.monotonic() - started
 
@@ -196,7 +212,7 @@ def test_with_todo_service_down_the_saga_compensates_and_the_account_is_intact(
     assert relogin.status_code == 200
     alice.access = relogin.json()["access"]
     assert suite.manage("start", "todo-service").returncode == 0
-    assert alice.request("GET", "/todos").json()["count"] == 2
+    assert alice.todo_count() == 2
     assert data_of(suite, alice.id) == before
 
 

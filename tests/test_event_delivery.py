@@ -20,7 +20,7 @@ import pytest
 import requests
 from servicekit.testing import wait_for
 
-from support import Suite
+from support import PostgresServer, Suite
 
 pytestmark = pytest.mark.e2e
 
@@ -29,10 +29,11 @@ SUBJECT = "Todo completed: "
 
 
 @pytest.fixture
-def suite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Suite]:
+def suite(tmp_path_factory: pytest.TempPathFactory, postgres: PostgresServer) -> Iterator[Suite]:
     suite = Suite(
         var_dir=tmp_path_factory.mktemp("delivery"),
         env={
+            **postgres.suite_databases("delivery"),
             # An event the broker lost is published again after 10 s without a receipt.
             "OUTBOX_REDELIVER_AFTER_SECONDS": "10",
             "NOTIFICATION_RETRY_BACKOFF_MAX": "2",

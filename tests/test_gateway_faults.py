@@ -15,13 +15,14 @@ pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
-def suite(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+def suite(tmp_path_factory: pytest.TempPathFactory, postgres):  # type: ignore[no-untyped-def]
     from support import Suite
 
     # One gateway worker, so that one breaker sees every request of the test.
     suite = Suite(
         var_dir=tmp_path_factory.mktemp("gateway-faults"),
         env={
+            **postgres.suite_databases("gateway_faults"),
             "GUNICORN_WORKERS": "1",
             "GATEWAY_UPSTREAM_TIMEOUT": "1",
             "GATEWAY_BREAKER_FAIL_MAX": "3",

@@ -13,12 +13,12 @@ pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
-def suite(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+def suite(tmp_path_factory: pytest.TempPathFactory, postgres):  # type: ignore[no-untyped-def]
     from support import Suite
 
     suite = Suite(
         var_dir=tmp_path_factory.mktemp("gateway-suite"),
-        env={"GATEWAY_LOGIN_RATE_LIMIT": "5/min"},
+        env={**postgres.suite_databases("gateway_routing"), "GATEWAY_LOGIN_RATE_LIMIT": "5/min"},
     )
     suite.up()
     yield suite

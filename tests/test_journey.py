@@ -11,7 +11,7 @@ import pytest
 import requests
 from servicekit.testing import wait_for
 
-from support import Suite
+from support import PostgresServer, Suite
 
 pytestmark = pytest.mark.e2e
 
@@ -19,8 +19,10 @@ PASSWORD = "correct-horse-battery-staple"
 
 
 @pytest.fixture(scope="module")
-def suite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Suite]:
-    suite = Suite(var_dir=tmp_path_factory.mktemp("journey"))
+def suite(tmp_path_factory: pytest.TempPathFactory, postgres: PostgresServer) -> Iterator[Suite]:
+    suite = Suite(
+        var_dir=tmp_path_factory.mktemp("journey"), env=postgres.suite_databases("journey")
+    )
     suite.up()
     yield suite
     suite.down()

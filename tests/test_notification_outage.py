@@ -10,7 +10,7 @@ import pytest
 import requests
 from servicekit.testing import wait_for
 
-from support import Suite
+from support import PostgresServer, Suite
 
 pytestmark = pytest.mark.e2e
 
@@ -18,11 +18,12 @@ PASSWORD = "correct-horse-battery-staple"
 
 
 @pytest.fixture
-def suite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Suite]:
+def suite(tmp_path_factory: pytest.TempPathFactory, postgres: PostgresServer) -> Iterator[Suite]:
     # Short retry backoff and breaker reset, so the outage fits in a test.
     suite = Suite(
         var_dir=tmp_path_factory.mktemp("outage"),
         env={
+            **postgres.suite_databases("notification_outage"),
             "NOTIFICATION_RETRY_BACKOFF_MAX": "2",
             "USER_SERVICE_BREAKER_FAIL_MAX": "2",
             "USER_SERVICE_BREAKER_RESET_SECONDS": "2",

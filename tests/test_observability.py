@@ -27,7 +27,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 from servicekit.testing import free_port
 
 from gateway_support import bearer, register_and_login
-from support import Suite
+from support import PostgresServer, Suite
 
 pytestmark = pytest.mark.e2e
 
@@ -127,10 +127,13 @@ def receiver() -> Iterator[OtlpReceiver]:
 
 
 @pytest.fixture(scope="module")
-def suite(tmp_path_factory: pytest.TempPathFactory, receiver: OtlpReceiver) -> Iterator[Suite]:
+def suite(
+    tmp_path_factory: pytest.TempPathFactory, postgres: PostgresServer, receiver: OtlpReceiver
+) -> Iterator[Suite]:
     suite = Suite(
         var_dir=tmp_path_factory.mktemp("observability"),
         env={
+            **postgres.suite_databases("observability"),
             "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{receiver.port}",
             # Export every 200 ms rather than every 5 s, so the test need not wait.
             "OTEL_BSP_SCHEDULE_DELAY": "200",

@@ -42,7 +42,7 @@ def assert_nothing_left(suite, pids: dict[str, int]) -> None:
 
 def test_up_starts_four_healthy_services_and_down_leaves_nothing_behind(make_suite) -> None:
     # given a fresh copy on its own ports, with SQLite, embedded Redis and the SMTP sink
-    suite = make_suite()
+    suite = make_suite(embedded=True)
 
     # when
     suite.up()
@@ -59,10 +59,7 @@ def test_the_same_with_postgresql_and_an_external_redis(
     make_suite, postgres, external_redis
 ) -> None:
     # given databases on a real PostgreSQL server and a Redis the suite does not own
-    databases = {
-        variable: postgres.create_database(f"lifecycle_{service.split('-')[0]}")
-        for service, variable in DATABASE_VARIABLES.items()
-    }
+    databases = postgres.suite_databases("lifecycle")
     suite = make_suite(REDIS_URL=external_redis.url, **databases)
 
     # when
@@ -82,7 +79,7 @@ def test_the_same_with_postgresql_and_an_external_redis(
 
 
 def test_readiness_names_redis_while_it_is_stopped_and_recovers(make_suite) -> None:
-    suite = make_suite()
+    suite = make_suite(embedded=True)
     suite.up()
 
     # when the embedded Redis stops
@@ -104,10 +101,7 @@ def test_readiness_names_redis_while_it_is_stopped_and_recovers(make_suite) -> N
 def test_readiness_names_the_database_while_postgresql_is_stopped(
     make_suite, postgres, external_redis
 ) -> None:
-    databases = {
-        variable: postgres.create_database(f"outage_{service.split('-')[0]}")
-        for service, variable in DATABASE_VARIABLES.items()
-    }
+    databases = postgres.suite_databases("outage")
     suite = make_suite(REDIS_URL=external_redis.url, **databases)
     suite.up()
 
@@ -131,7 +125,7 @@ def test_readiness_names_the_database_while_postgresql_is_stopped(
 
 
 def test_a_bad_setting_stops_up_naming_the_service_and_the_variable(make_suite) -> None:
-    suite = make_suite(TODO_DATABASE_URL="nonsense")
+    suite = make_suite(embedded=True, TODO_DATABASE_URL="nonsense")
 
     result = suite.manage("up", "-d")
 
@@ -142,7 +136,7 @@ def test_a_bad_setting_stops_up_naming_the_service_and_the_variable(make_suite) 
 
 
 def test_a_bad_gateway_setting_is_reported_by_up(make_suite) -> None:
-    suite = make_suite(GATEWAY_UPSTREAM_TIMEOUT="-3")
+    suite = make_suite(embedded=True, GATEWAY_UPSTREAM_TIMEOUT="-3")
 
     result = suite.manage("up", "-d")
 
@@ -152,7 +146,7 @@ def test_a_bad_gateway_setting_is_reported_by_up(make_suite) -> None:
 
 
 def test_up_again_says_it_runs_and_down_twice_is_harmless(make_suite) -> None:
-    suite = make_suite()
+    suite = make_suite(embedded=True)
     suite.up()
     pids = suite.pids()
 
@@ -169,7 +163,7 @@ def test_up_again_says_it_runs_and_down_twice_is_harmless(make_suite) -> None:
 
 
 def test_foreground_up_stops_everything_on_ctrl_c(make_suite) -> None:
-    suite = make_suite()
+    suite = make_suite(embedded=True)
     process = subprocess.Popen(
         [str(MANAGE_ALL), "up"],
         env=suite.env,
@@ -205,7 +199,7 @@ def _ready(suite, service: str) -> bool:
 
 
 def test_request_ids_reach_the_json_logs(make_suite) -> None:
-    suite = make_suite()
+    suite = make_suite(embedded=True)
     suite.up()
 
     response = suite.get("todo-service", "/health", headers={"X-Request-ID": "e2e-trace-1"})

@@ -4,7 +4,9 @@
 here the way ``manage-all.sh`` starts its own (``start_one``/``enter_service``:
 the project folder, the suite's ``suite.env``, ``PORT`` and ``DATABASE_URL``,
 ``gunicorn -c gunicorn.conf.py`` in a process group of its own), and the
-gateway is given all three in ``TODO_SERVICE_URL``.
+gateway is given all three in ``TODO_SERVICE_URL``. All three use the suite's
+one todo database (PostgreSQL, as in production), so a todo written through
+one instance is listed through any other.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import requests
 from servicekit.testing import free_ports, wait_for
 
 from gateway_support import bearer, register_and_login
-from support import ROOT, Suite
+from support import ROOT, PostgresServer, Suite
 
 pytestmark = pytest.mark.e2e
 
@@ -79,9 +81,11 @@ class Instance:
 
 @pytest.fixture(scope="module")
 def three_instances(
-    tmp_path_factory: pytest.TempPathFactory,
+    tmp_path_factory: pytest.TempPathFactory, postgres: PostgresServer
 ) -> Iterator[tuple[Suite, list[Instance]]]:
-    suite = Suite(var_dir=tmp_path_factory.mktemp("three-todos"))
+    suite = Suite(
+        var_dir=tmp_path_factory.mktemp("three-todos"), env=postgres.suite_databases("instances")
+    )
     taken = {*suite.ports.values(), suite.flower_port}  # chosen, not bound yet
     extra = [Instance(suite, port) for port in [p for p in free_ports(8) if p not in taken][:2]]
     ports = [suite.ports["todo-service"], *(instance.port for instance in extra)]

@@ -6,11 +6,12 @@ signals are sent here as a worker sends them, for a task that is not eager.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from celery import signals
 from django.db import connection
+from django.db.backends.sqlite3.base import DatabaseWrapper as SQLiteWrapper
 
 from config.celery import app
 from notifications.tasks import handle_event
@@ -27,7 +28,7 @@ def dbapi_connection() -> Any:
 @pytest.fixture
 def persistent_connections(monkeypatch: pytest.MonkeyPatch) -> None:
     """CONN_MAX_AGE as on PostgreSQL (env.database)."""
-    if connection.vendor == "sqlite" and connection.is_in_memory_db():
+    if connection.vendor == "sqlite" and cast(SQLiteWrapper, connection).is_in_memory_db():
         pytest.skip(
             "Django never closes an in-memory SQLite test database; these tests need "
             "NOTIFICATION_DATABASE_URL=postgres://... (as in CI)"
