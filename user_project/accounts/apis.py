@@ -204,6 +204,10 @@ class UserMeApi(APIView):
 
     @extend_schema(
         request=AccountDeletionInputSerializer,
+        # OpenAPI 3.0 has no request body on DELETE (drf-spectacular leaves it out): say it.
+        description='Send the password as a JSON body: `{"password": "..."}`. The account '
+        "is locked at once and deleted by a saga across the three services; follow it at "
+        "the `Location` of the 202.",
         responses={
             202: AccountDeletionSerializer,
             400: OpenApiResponse(description="No password given."),
