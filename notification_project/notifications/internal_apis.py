@@ -3,9 +3,8 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from servicekit.openapi import document_saga_step
 from servicekit.saga.apis import SagaStepApi
-from servicekit.saga.serializers import SagaInputSerializer
 
 from notifications import erasure
 from notifications.serializers import ErasureSerializer
@@ -13,15 +12,7 @@ from notifications.serializers import ErasureSerializer
 ERASE_SCOPE = "notifications:erase"
 
 
-@extend_schema_view(
-    post=extend_schema(
-        request=SagaInputSerializer,
-        responses={
-            200: ErasureSerializer,
-            409: OpenApiResponse(description="The step contradicts an earlier one."),
-        },
-    )
-)
+@document_saga_step(ErasureSerializer)
 class UserNotificationsSagaApi(SagaStepApi):
     """Account deletion: erase hides the user's notifications and preferences (and stops
     their emails), restore (the compensation) brings them back, purge (after the account

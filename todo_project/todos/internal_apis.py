@@ -3,9 +3,8 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from servicekit.openapi import document_saga_step
 from servicekit.saga.apis import SagaStepApi
-from servicekit.saga.serializers import SagaInputSerializer
 
 from todos import erasure
 from todos.serializers import ErasureSerializer
@@ -13,15 +12,7 @@ from todos.serializers import ErasureSerializer
 ERASE_SCOPE = "todos:erase"
 
 
-@extend_schema_view(
-    post=extend_schema(
-        request=SagaInputSerializer,
-        responses={
-            200: ErasureSerializer,
-            409: OpenApiResponse(description="The step contradicts an earlier one."),
-        },
-    )
-)
+@document_saga_step(ErasureSerializer)
 class UserTodosSagaApi(SagaStepApi):
     """Account deletion: erase hides all of the user's todos, restore (the compensation)
     brings them back, purge (after the account is deleted) deletes them for good.
