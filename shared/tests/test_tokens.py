@@ -115,22 +115,45 @@ def test_revocation_fails_open_when_redis_is_down(
     assert response.status_code == 200
 
 
-def test_an_unknown_kid_triggers_one_refetch_of_the_key_set(
-    client: Client, token_factory: TokenFactory, settings
+def test_a_key_rotated_in_just_after_a_fetch_is_accepted_at_once(
+    client: Client, token_factory: TokenFactory
 ) -> None:
-    # given a key set fetched before the key was rotated in
+    # given a key set fetched a moment ago (well within JWKS_REFETCH_INTERVAL)
     assert client.get("/me", headers=bearer(token_factory.access(1))).status_code == 200
+    # when user-service rotates a new key in and signs a token with it
     rotated = TokenFactory(kid="test-key-2")
-    settings.SERVICEKIT = {**settings.SERVICEKIT, "JWKS_REFETCH_INTERVAL": 0}
     previous_jwks = token_factory.jwks()
     token_factory.jwks = lambda: {"keys": previous_jwks["keys"] + rotated.jwks()["keys"]}  # type: ignore[method-assign]
 
-    # when a token signed with the new key arrives, it is accepted after one refetch
+    # then that token is accepted after one refetch, not refused until the interval passes
     response = client.get("/me", headers=bearer(rotated.access(2)))
 
     assert response.status_code == 200
     # and tokens signed with the previous key stay valid
     assert client.get("/me", headers=bearer(token_factory.access(1))).status_code == 200
+
+
+def test_unknown_kids_refetch_the_key_set_at_most_once_per_interval(
+    client: Client, token_factory: TokenFactory
+) -> None:
+    fetches: list[float] = []
+    jwks = token_factory.jwks
+
+    def counted_jwks() -> dict[str, Any]:
+        fetches.append(time.monotonic())
+        return jwks()
+
+    token_factory.jwks = counted_jwks  # type: ignore[method-assign]
+    assert client.get("/me", headers=bearer(token_factory.access(1))).status_code == 200
+    fetched = len(fetches)
+
+    # when a caller sends many tokens with made-up kids
+    for n in range(20):
+        forged = TokenFactory(kid=f"made-up-{n}").access(1)
+        assert client.get("/me", headers=bearer(forged)).status_code == 401
+
+    # then user-service's JWKS was asked once more, not twenty times
+    assert len(fetches) == fetched + 1
 
 
 def test_user_tokens_are_refused_on_service_endpoints(client: Client, token_factory) -> None:

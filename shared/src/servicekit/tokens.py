@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import threading
 import time
 from collections import OrderedDict
@@ -52,6 +53,9 @@ class KeySet:
     def __init__(self) -> None:
         self._keys: dict[str, Any] = {}
         self._fetched_at = 0.0
+        # Refetches caused by an unknown kid are limited on their own clock: a routine
+        # fetch just before a rotation must not make the new key wait for the interval.
+        self._unknown_kid_fetched_at = -math.inf
         self._lock = threading.Lock()
 
     def key_for(self, kid: str) -> Any:
@@ -59,7 +63,9 @@ class KeySet:
         if now - self._fetched_at > servicekit_settings.JWKS_CACHE_SECONDS:
             self._refresh(now)
         key = self._keys.get(kid)
-        if key is None and now - self._fetched_at > servicekit_settings.JWKS_REFETCH_INTERVAL:
+        interval = servicekit_settings.JWKS_REFETCH_INTERVAL
+        if key is None and now - self._unknown_kid_fetched_at > interval:
+            self._unknown_kid_fetched_at = now
             self._refresh(now)
             key = self._keys.get(kid)
         if key is None:
@@ -75,6 +81,7 @@ class KeySet:
     def clear(self) -> None:
         with self._lock:
             self._keys, self._fetched_at = {}, 0.0
+            self._unknown_kid_fetched_at = -math.inf
 
     def _refresh(self, now: float) -> None:
         with self._lock:
