@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import pytest
 import requests
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support import expected_conditions as ec
@@ -76,7 +77,8 @@ def _delete_an_account(suite: Suite) -> None:
 
 
 def wait_for_text(browser: WebDriver, text: str, *, timeout: float = 20) -> None:
-    WebDriverWait(browser, timeout).until(
+    # While a page loads (after a form is submitted), the body found may be the old one.
+    WebDriverWait(browser, timeout, ignored_exceptions=[StaleElementReferenceException]).until(
         lambda driver: text in driver.find_element(By.TAG_NAME, "body").text,
         message=f"{text!r} never appeared on {browser.current_url}",
     )
