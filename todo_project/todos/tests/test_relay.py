@@ -10,7 +10,9 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,6 +22,7 @@ from django.db import connection, transaction
 from django.test import Client
 from django.utils import timezone
 from rest_framework.test import APIClient
+from servicekit import heartbeat
 from servicekit.events import receipts
 from servicekit.outbox import services as outbox_services
 from servicekit.outbox.models import OutboxMessage
@@ -37,10 +40,9 @@ from todos.tests.support import (
 )
 
 
-@pytest.fixture
-def running_relay() -> Iterator[Relay]:
-    """A relay looping in a thread (as ``manage.py relay_outbox`` does), stopped afterwards."""
-    relay = Relay()
+@contextmanager
+def looping(relay: Relay) -> Iterator[Relay]:
+    """The relay looping in a thread (as ``manage.py relay_outbox`` does), stopped afterwards."""
 
     def run() -> None:
         try:
@@ -50,10 +52,18 @@ def running_relay() -> Iterator[Relay]:
 
     thread = threading.Thread(target=run, name="relay")
     thread.start()
-    yield relay
-    relay.stop.set()
-    thread.join(timeout=30)
+    try:
+        yield relay
+    finally:
+        relay.stop.set()
+        thread.join(timeout=30)
     assert not thread.is_alive(), "the relay did not stop when asked"
+
+
+@pytest.fixture
+def running_relay() -> Iterator[Relay]:
+    with looping(Relay()) as relay:
+        yield relay
 
 
 @pytest.mark.django_db
@@ -242,6 +252,24 @@ def test_redis_down_writes_succeed_rows_wait_and_are_all_published_once_after(
     assert len(ids) == 20
     assert set(ids.values()) == {1}
     assert set(ids) == {str(i) for i in OutboxMessage.objects.values_list("event_id", flat=True)}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_loop_beats_its_heartbeat_also_while_the_broker_is_down(
+    private_redis: RedisServer, tmp_path: Path
+) -> None:
+    # given a relay started with a heartbeat file, and no broker
+    alive = tmp_path / "relay.alive"
+    private_redis.stop()
+
+    with looping(Relay(heartbeat=heartbeat.Heartbeat(alive))):
+        # then the file appears, and is touched again while the relay backs off
+        wait_for(lambda: alive.exists(), timeout=10, what="the first heartbeat")
+        first = alive.stat().st_mtime_ns
+        wait_for(lambda: alive.stat().st_mtime_ns > first, timeout=10, what="a second heartbeat")
+
+        # and the health check's command calls it alive
+        assert heartbeat.main([str(alive), "--max-age", "10"]) == 0
 
 
 @pytest.mark.django_db(transaction=True)

@@ -36,6 +36,7 @@ from django.utils.module_loading import import_string
 
 from servicekit import tracing
 from servicekit.events import receipts
+from servicekit.heartbeat import Heartbeat
 from servicekit.metrics.defs import OUTBOX_PUBLISH_FAILURES, OUTBOX_PUBLISHED
 from servicekit.outbox import publisher, services
 from servicekit.outbox.models import OutboxMessage
@@ -56,11 +57,13 @@ class Relay:
         sweep_seconds: float | None = None,
         max_backoff_seconds: float | None = None,
         stop: threading.Event | None = None,
+        heartbeat: Heartbeat | None = None,
     ) -> None:
         self.batch_size = batch_size or servicekit_settings.OUTBOX_BATCH_SIZE
         self.sweep_seconds = sweep_seconds or servicekit_settings.OUTBOX_SWEEP_SECONDS
         self.max_backoff = max_backoff_seconds or servicekit_settings.OUTBOX_MAX_BACKOFF_SECONDS
         self.stop = stop or threading.Event()
+        self.heartbeat = heartbeat or Heartbeat(None)
         self._failures = 0
         self._next_housekeeping = 0.0
         self._next_receipt_check = 0.0
@@ -171,6 +174,7 @@ class Relay:
         """Until :attr:`stop` is set: drain, then wait for a wake-up or the next sweep."""
         logger.info("relay_started", extra={"batch_size": self.batch_size})
         while not self.stop.is_set():
+            self.heartbeat.beat()
             close_old_connections()
             try:
                 count = self.drain()

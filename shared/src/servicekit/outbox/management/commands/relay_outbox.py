@@ -10,6 +10,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 
 from servicekit import tracing
+from servicekit.heartbeat import Heartbeat
 from servicekit.metrics.exposition import serve_worker_metrics
 from servicekit.outbox.relay import Relay
 from servicekit.settings import servicekit_settings
@@ -22,8 +23,15 @@ class Command(BaseCommand):
         parser.add_argument(
             "--once", action="store_true", help="publish what is pending now, then exit"
         )
+        parser.add_argument(
+            "--heartbeat",
+            metavar="PATH",
+            help="touch PATH on every turn of the loop (python -m servicekit.heartbeat PATH)",
+        )
 
-    def handle(self, *args: Any, once: bool = False, **options: Any) -> None:
+    def handle(
+        self, *args: Any, once: bool = False, heartbeat: str | None = None, **options: Any
+    ) -> None:
         stop = threading.Event()
 
         def request_stop(signum: int, frame: FrameType | None) -> None:
@@ -35,7 +43,7 @@ class Command(BaseCommand):
         # Its spans are the relay's own ("todo-relay"), not the service's.
         tracing.start(relay_process_name())
         try:
-            relay = Relay(stop=stop)
+            relay = Relay(stop=stop, heartbeat=Heartbeat(heartbeat))
             if once:
                 count = relay.drain()
                 self.stdout.write(f"published {count} event(s)")
