@@ -48,7 +48,8 @@ Commands:
                      reads, relay, notifications, soak, startup; without NAME, lists them
   test [SUITE ...] [-- PYTEST_ARGS]
                      lint, types, shared, gateway, todo, user, notification,
-                     deploy (compose/k8s validation), e2e, browser (headless
+                     deploy (compose/k8s validation, and the compose stack on
+                     a Docker engine when one answers), e2e, browser (headless
                      Chromium: apt-get install chromium chromium-driver)
                      (all when none is named); exits non-zero if any fails
 
