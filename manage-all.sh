@@ -652,9 +652,24 @@ run_suite() {
     e2e)
       (cd "$ROOT" && exec "$PY" -m pytest tests --ignore=tests/browser "$@") ;;
     browser)
+      ensure_chromium || return 1
       (cd "$ROOT" && exec "$PY" -m pytest tests/browser "$@") ;;
     *) die "unknown test suite '$suite' (one of: ${TEST_SUITES[*]})" ;;
   esac
+}
+
+# The browser tests drive Debian's Chromium and ChromeDriver: installed from
+# Debian when this user can, else one line saying what to install.
+ensure_chromium() {
+  command -v chromium >/dev/null && command -v chromedriver >/dev/null && return 0
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    say "Installing chromium and chromium-driver from Debian ..."
+    local install=(env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver)
+    "${install[@]}" >/dev/null 2>&1 || { apt-get update -q >/dev/null 2>&1 && "${install[@]}" >/dev/null 2>&1; } &&
+      return 0
+  fi
+  say "browser: Chromium is missing; install it: sudo apt-get install chromium chromium-driver" >&2
+  return 1
 }
 
 cmd_test() {
