@@ -1,7 +1,8 @@
 """Event pipeline latency: commit of a completed todo -> email accepted by the SMTP sink.
 
 Completes todos through the gateway at a fixed rate (default 20/s for 60 s, as
-quality.md's bar says), open loop: each PATCH starts on its schedule whatever
+the target in docs/spec/targets.md, "Performance" says), open loop: each PATCH
+starts on its schedule whatever
 the earlier ones do. The commit time is the todo's ``completed_at`` from the
 PATCH response (the same value the ``todo.completed`` event carries; set in the
 transaction just before it commits, so the figure errs on the long side). The
