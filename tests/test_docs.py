@@ -108,6 +108,7 @@ def test_doctest_commands_work(name: str, suite: Suite, tmp_path: Path) -> None:
 SPEC = ROOT / "docs" / "spec"
 SCANNED_SUFFIXES = {".py", ".md", ".sh", ".yml", ".yaml"}
 SKIPPED_DIRS = {".git", ".venv", "var", "node_modules", "__pycache__"}
+SKIPPED_DIRS |= {".pytest_cache", ".mypy_cache", ".ruff_cache"}
 # This module spells out the patterns below and examples of what they catch.
 THIS_MODULE = Path(__file__).resolve()
 
