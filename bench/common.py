@@ -3,7 +3,8 @@
 Each benchmark starts its own copy (``manage-all.sh up -d`` on free ports, in a
 temporary ``VAR_DIR``), so it runs beside a suite a developer already has up.
 PostgreSQL is used when ``TODO_DATABASE_URL`` (and the other ``*_DATABASE_URL``)
-are set, as quality.md asks; otherwise the suite's SQLite default.
+are set, as the targets are measured (docs/spec/targets.md, "Performance");
+otherwise the suite's SQLite default.
 """
 
 from __future__ import annotations

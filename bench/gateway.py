@@ -13,7 +13,8 @@ it says what the gateway costs even where the ratio is noise.
     .venv/bin/python bench/gateway.py [--rounds 5] [--duration 10] [--path /todos]
 
 PostgreSQL is used when ``TODO_DATABASE_URL`` (and the other ``*_DATABASE_URL``)
-are set, as quality.md asks; otherwise the suite's SQLite default.
+are set, as the targets are measured (docs/spec/targets.md, "Performance");
+otherwise the suite's SQLite default.
 The gateway's rate limit stays on, set high enough not to refuse the benchmark.
 """
 

@@ -1,10 +1,11 @@
 """Event pipeline latency: commit of a completed todo -> email accepted by the SMTP sink.
 
 Completes todos through the gateway at a fixed rate (default 20/s for 60 s, as
-quality.md's bar says), open loop: each PATCH starts on its schedule whatever
-the earlier ones do. The commit time is the todo's ``completed_at`` from the
-PATCH response (the same value the ``todo.completed`` event carries; set in the
-transaction just before it commits, so the figure errs on the long side). The
+the target in docs/spec/targets.md, "Performance" says), open loop: each PATCH
+starts on its schedule whatever the earlier ones do. The commit time is the
+todo's ``completed_at`` from the PATCH response (the same value the
+``todo.completed`` event carries; set in the transaction just before it
+commits, so the figure errs on the long side). The
 accept time is the modification time of the message file the suite's sink
 (aiosmtpd, Maildir under VAR_DIR/mail/new) wrote while accepting it. Emails are
 matched to todos by their subject (each todo's title is unique); duplicates are

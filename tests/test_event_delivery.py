@@ -1,4 +1,6 @@
-"""Events survive Redis going away: every completed todo is emailed once (quality.md, Reliability).
+"""Events survive Redis going away: every completed todo is emailed once.
+
+docs/spec/targets.md, "Reliability".
 
 Real processes throughout: todos are completed through the gateway, the outbox
 relay publishes, the Celery worker sends through the SMTP sink, and the

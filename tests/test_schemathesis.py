@@ -7,7 +7,8 @@ operation (errors included: servicekit.openapi.document_errors adds 400, 401,
 403, 404, 413 and the HTTP server's 414/431 where they apply, views their own
 409, 422, 429), and every answer must have the documented content type and
 match the documented body. A method a path lacks has no operation to list its
-405 on: ``unsupported_method`` checks that it gets one (api.md), with ``Allow``.
+405 on: ``unsupported_method`` checks that it gets one, with ``Allow``
+(docs/spec/api.md, "General rules").
 
 Left out, each for a reason: ``/internal/*`` (service tokens only; the security
 tests cover them) and the ``.../`` twins of every path (the same view, listed

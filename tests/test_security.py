@@ -1,4 +1,6 @@
-"""quality.md "Security", end to end: internal routes, BOLA, mass assignment, forged tokens, logs.
+"""Security end to end: internal routes, BOLA, mass assignment, forged tokens, logs.
+
+The promises are docs/spec/targets.md, "Security".
 
 Everything runs against one running suite (the ``shared_suite`` fixture), with
 real users signed up through the gateway and tokens signed (or forged) with the
@@ -293,7 +295,8 @@ def _unsigned(header: dict[str, Any], claims: dict[str, Any]) -> str:
 
 
 def forgeries(suite: Suite, user: User) -> dict[str, str]:
-    """Each forgery of quality.md, made from the suite's real key where that helps the forger."""
+    """Each forgery of docs/spec/targets.md, "Security", signed with the suite's real key
+    where that helps the forger."""
     [key_file] = (suite.var_dir / "keys" / "user-service").glob("*.pem")
     kid = key_file.stem
     real_key = serialization.load_pem_private_key(key_file.read_bytes(), password=None)

@@ -1,4 +1,4 @@
-"""todo-service through its own port: a real gunicorn, real tokens, the Todos table of api.md.
+"""todo-service through its own port: a real gunicorn, real tokens, docs/spec/api.md, "Todos".
 
 The tokens are signed by a test key whose JWKS this test serves over HTTP;
 todo-service fetches it through ``JWKS_URL`` exactly as it fetches

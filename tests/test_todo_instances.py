@@ -1,4 +1,6 @@
-"""Three todo-service instances behind the gateway; one is killed (quality.md "Reliability").
+"""Three todo-service instances behind the gateway; one is killed.
+
+docs/spec/targets.md, "Reliability".
 
 ``manage-all.sh`` runs one instance per service. The other two are started
 here the way ``manage-all.sh`` starts its own (``start_one``/``enter_service``:

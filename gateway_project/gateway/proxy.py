@@ -1,6 +1,6 @@
 """Forwarding one request to a service: headers, retries, breaker, errors.
 
-The rules (api.md, "Gateway behaviour"):
+The rules (docs/spec/api.md, "Header hygiene", "Retries" and "Timeouts and upstream errors"):
 
 - hop-by-hop headers are not forwarded, either way; what a client says about
   ``X-User-ID``, ``X-Forwarded-*`` (and ``Forwarded``, ``X-Real-IP``) is dropped

@@ -6,9 +6,10 @@ cost on every request for nothing. ``config/urls.py`` sends every path that
 is not the gateway's own (``/health``, ``/docs``) here, after servicekit's
 request-id, access-log and body-size middleware have run.
 
-Order matters and follows api.md: an unknown path is a 404 before any token
-is looked at; a bad token is a 401 before Redis or an upstream is asked; a
-revoked token or an exhausted quota is answered from one Redis round trip.
+Order matters and follows docs/spec/api.md, "Gateway behaviour": an unknown
+path is a 404 before any token is looked at; a bad token is a 401 before Redis
+or an upstream is asked; a revoked token or an exhausted quota is answered
+from one Redis round trip.
 """
 
 from __future__ import annotations

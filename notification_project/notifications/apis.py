@@ -1,4 +1,4 @@
-"""HTTP API: the caller's notifications and preferences (api.md, "Notifications").
+"""HTTP API: the caller's notifications and preferences (docs/spec/api.md, "Notifications").
 
 The caller is the end user of a user-service access token (stateless: no user
 table here). Views only validate, call one selector or service, and serialize.

@@ -1,4 +1,4 @@
-"""Reading the CloudEvents envelopes this service consumes (see events.md).
+"""Reading the CloudEvents envelopes this service consumes (docs/spec/events.md, "Envelope").
 
 The schemas are the suite's contract in ``servicekit.events``. :func:`parse`
 checks the envelope, and for the types (and schema versions) consumed here

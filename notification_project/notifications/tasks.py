@@ -1,8 +1,8 @@
 """Celery tasks: each hands its argument to one service and owns the retry policy.
 
 Producers publish ``notification.handle_event`` by name with the event
-envelope as the only argument (events.md); the admin's re-send queues
-``notification.deliver`` with a notification id.
+envelope as the only argument (docs/spec/events.md, "Transport"); the admin's
+re-send queues ``notification.deliver`` with a notification id.
 """
 
 from __future__ import annotations

@@ -140,7 +140,7 @@ def test_two_slow_calls_through_one_breaker_run_in_parallel() -> None:
 
 
 def test_plain_pybreaker_serializes_them_which_is_why_this_module_exists() -> None:
-    # The trap in quality.md: pybreaker 1.4.1 holds its lock while the call runs.
+    # pybreaker 1.4.1 holds its lock while the call runs: docs/spec/targets.md, "Known traps".
     breaker = pybreaker.CircuitBreaker(fail_max=5, reset_timeout=30)
 
     assert not both_calls_meet(breaker.call)

@@ -1,4 +1,5 @@
-"""The Todo API (api.md "Todos"). Views validate, call one service or selector, serialize."""
+"""The Todo API (docs/spec/api.md, "Todos"). Views validate, call one service or selector,
+serialize."""
 
 from __future__ import annotations
 
@@ -101,7 +102,7 @@ class TodoDetailApi(APIView):
         todo = services.todo_update(todo=todo, changes=serializer.validated_data)
         return Response(TodoSerializer(todo).data)
 
-    # The seed's update request has only optional fields: PUT is partial too.
+    # Every field of an update is optional, for PUT as for PATCH: PUT is partial too.
     put = patch
 
     @extend_schema(responses={204: None})

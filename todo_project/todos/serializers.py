@@ -48,7 +48,7 @@ class PriorityField(serializers.ChoiceField):
 
 
 class TodoSerializer(serializers.ModelSerializer):
-    """The todo object of api.md (output)."""
+    """The todo object of docs/spec/api.md, "Todos" (output)."""
 
     priority = PriorityField()
 

@@ -1,4 +1,7 @@
-"""HTTP endpoints: validate, call one service or selector, serialize. See api.md "Auth", "Users"."""
+"""HTTP endpoints: validate, call one service or selector, serialize.
+
+See docs/spec/api.md, "Auth", "Users" and "Service tokens".
+"""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Deleting an account: an orchestrated saga across user, todo and notification services.
 
-The steps (architecture.md, "The saga"), each undone by its compensation if
+The steps (docs/spec/events.md, "Steps"), each undone by its compensation if
 the saga gives up before the pivot:
 
 1. ``lock_account`` (here): no more logins, every token revoked — the

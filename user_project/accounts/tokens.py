@@ -63,7 +63,7 @@ class UserRefreshToken(RefreshToken):
 
 
 def _add_user_claims(token: Token, user: User) -> None:
-    """What every service reads from a user token (see api.md), taken from the row now."""
+    """What every service reads from a user token (docs/spec/api.md, "Tokens"), from the row now."""
     token["user_id"] = user.pk
     token["sub"] = str(user.pk)
     token["username"] = user.username

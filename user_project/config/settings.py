@@ -91,7 +91,7 @@ REST_FRAMEWORK = {
 SPECTACULAR_SETTINGS = {
     **defaults.SPECTACULAR_SETTINGS,
     "TITLE": "user-service",
-    "DESCRIPTION": "Accounts, RS256 tokens (JWKS), service tokens. See api.md, Auth and Users.",
+    "DESCRIPTION": 'Accounts, RS256 tokens (JWKS), service tokens. See docs/spec/api.md, "Auth".',
     "VERSION": __version__,
 }
 

@@ -2,7 +2,7 @@
 
 The worker is a separate process with its own SQLite file (migrated here);
 events are published the way producers do it, ``send_task`` by name. These
-are the slow tests; each one checks a promise of events.md end to end.
+are the slow tests; each one checks a promise of docs/spec/events.md end to end.
 """
 
 from __future__ import annotations

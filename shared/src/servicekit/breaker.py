@@ -1,7 +1,7 @@
 """A pybreaker circuit breaker that does not serialize the calls it guards.
 
 pybreaker 1.4.1's ``CircuitBreaker.call()`` holds the breaker's ``RLock`` for
-the whole wrapped call (upstream issue #55). In a threaded worker that makes
+the whole wrapped call (pybreaker issue #55). In a threaded worker that makes
 every call to one upstream wait for the previous one: a slow upstream turns a
 four-thread worker into a one-thread worker. :class:`CircuitBreaker` keeps the
 lock around the state changes only (deciding whether a call may start, and

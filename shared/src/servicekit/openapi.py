@@ -8,8 +8,9 @@ import) and name the hooks in ``SPECTACULAR_SETTINGS`` (``defaults`` does both):
   like user-service's) takes an RS256 JWT in ``Authorization: Bearer ...``, so
   Swagger UI offers an "Authorize" button for it.
 - :func:`document_each_path_once`: every route answers with and without a
-  trailing slash (api.md); the schema lists each once, and leaves out the
-  health probes, which are for orchestrators rather than API clients.
+  trailing slash (docs/spec/api.md, "General rules"); the schema lists each
+  once, and leaves out the health probes, which are for orchestrators rather
+  than API clients.
 - :func:`document_errors` (a postprocessing hook): the error responses every
   operation can give, each with the body servicekit's exception handler
   renders, so clients (and Schemathesis) know a 404 from an undocumented one.
@@ -122,7 +123,7 @@ def document_errors(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
 
 
 def errors_of(operation: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """The error responses an operation of this shape can give (api.md, "General rules").
+    """The error responses an operation of this shape can give (docs/spec/api.md, "Errors").
 
     JSON bodies are left for :func:`document_errors` to add. Not listed: 405
     (a method the path lacks has no operation to document it on), 406/415

@@ -1,4 +1,4 @@
-"""api.md's pages: ``?page=`` and ``?page_size=`` (default 20, at most 100).
+"""Pages (docs/spec/api.md, "Pagination"): ``?page=`` and ``?page_size=`` (20, at most 100).
 
 ``next``/``previous`` are built from the request, so behind the gateway
 (``X-Forwarded-Host``/``-Proto``, trusted through ``USE_X_FORWARDED_HOST`` and

@@ -14,7 +14,7 @@ from todos import services
 from todos.models import Priority, Todo
 
 ALICE, BOB = 7, 8
-# The todo object of api.md, field for field.
+# The todo object of docs/spec/api.md, "Todos", field for field.
 TODO_FIELDS = {
     "id",
     "title",

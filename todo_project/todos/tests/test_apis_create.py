@@ -1,4 +1,4 @@
-"""POST /todos and authentication (api.md "Todos"), with every error case."""
+"""POST /todos and authentication (docs/spec/api.md, "Todos"), with every error case."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""POST /auth/register (api.md "Auth")."""
+"""POST /auth/register (docs/spec/api.md, "Auth")."""
 
 from __future__ import annotations
 

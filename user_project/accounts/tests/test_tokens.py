@@ -157,7 +157,7 @@ def _b64(data: bytes | dict[str, Any]) -> str:
 
 
 def forgeries(valid: str) -> dict[str, str]:
-    """Every attack from api.md/quality.md, built from a real token of ours."""
+    """Every attack of docs/spec/targets.md, "Security", built from a real token of ours."""
     header, payload, signature = valid.split(".")
     claims = jwt.decode(valid, options={"verify_signature": False})
     kid = jwt.get_unverified_header(valid)["kid"]

@@ -1,4 +1,4 @@
-"""/users, /users/me, /users/{id} (api.md "Users")."""
+"""/users, /users/me, /users/{id} (docs/spec/api.md, "Users")."""
 
 from __future__ import annotations
 

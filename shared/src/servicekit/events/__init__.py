@@ -1,6 +1,6 @@
 """Events as CloudEvents 1.0 envelopes (JSON structured mode), and their JSON Schemas.
 
-:func:`build_envelope` makes the envelope ``events.md`` describes;
+:func:`build_envelope` makes the envelope of docs/spec/events.md, "Envelope";
 :func:`validate` checks one against ``schemas/envelope.json`` and the schema of
 its ``data`` (``schemas/<type>/<version>.json``, named by ``dataschema``).
 Producers validate before they write to the outbox, so a malformed event never

@@ -2,8 +2,9 @@
 
 Producers never import consumer code: the message is addressed by task name
 (``notification.handle_event``) and queue (``notification.events``), as
-``events.md`` specifies. Celery's own publish retries are off: the relay owns
-retrying, with the row safe in the outbox until the broker has taken it.
+docs/spec/events.md, "Transport" says. Celery's own publish retries are off:
+the relay owns retrying, with the row safe in the outbox until the broker has
+taken it.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """A participant's side of an orchestrated saga that erases a user's data.
 
-user-service deletes an account as a saga (spec: architecture.md, "The
-saga"); every service holding the user's data takes part with three calls,
-each idempotent by saga id:
+user-service deletes an account as a saga; every service holding the user's
+data takes part with three calls, each idempotent by saga id (the protocol:
+docs/spec/events.md, "Participant protocol"):
 
 - ``erase``: hide the user's data (the compensable step);
 - ``restore``: the compensation, bring back what this saga hid;

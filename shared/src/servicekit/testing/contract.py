@@ -1,4 +1,4 @@
-"""The contract tests every service inherits (api.md's "General rules" and "Health").
+"""The contract tests every service inherits (docs/spec/api.md, "General rules" and "Health").
 
 A project's test module subclasses :class:`ServiceContract`::
 
@@ -36,7 +36,7 @@ def run_manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[s
 
 
 class ServiceContract:
-    """What every service promises in api.md's "General rules" and "Health"."""
+    """What every service promises in docs/spec/api.md, "General rules" and "Health"."""
 
     service_name: ClassVar[str]
     has_database: ClassVar[bool] = True
