@@ -45,13 +45,6 @@ DEFAULTS: dict[str, Any] = {
     "JWKS_REFETCH_INTERVAL": 10,
     # ... and the clock skew tolerated on exp/iat.
     "JWT_LEEWAY_SECONDS": 5,
-    # Service tokens (servicekit.service_tokens): user-service's base URL (one, or a
-    # list of instances), this service's client credentials, and how many seconds
-    # before expiry a cached token is replaced.
-    "USER_SERVICE_URL": None,
-    "SERVICE_CLIENT_ID": None,
-    "SERVICE_CLIENT_SECRET": None,
-    "SERVICE_TOKEN_REFRESH_MARGIN": 30,
     # Outbound calls to other services (servicekit.http): timeouts in seconds,
     # retries of idempotent calls, and each upstream's circuit breaker.
     "HTTP_CONNECT_TIMEOUT": 1.0,
