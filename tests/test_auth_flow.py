@@ -60,16 +60,20 @@ def test_a_service_reads_a_user_with_a_service_token(make_suite) -> None:
         timeout=5,
     ).json()
 
-    # the development client credentials, as notification-service uses them
-    from servicekit.service_tokens import ServiceTokenClient
-
-    client = ServiceTokenClient(
-        base_urls=url(""),
-        client_id="notification-service",
-        client_secret="dev-notification-service-secret",
+    # the development client credentials, sent as notification-service sends them
+    # (client_secret_basic, notifications/integrations/service_tokens.py)
+    granted = requests.post(
+        url("/auth/token"),
+        data={"grant_type": "client_credentials"},
+        auth=("notification-service", "dev-notification-service-secret"),
+        timeout=5,
     )
+    assert granted.status_code == 200, granted.text
+    service_token = granted.json()["access_token"]
     response = requests.get(
-        url(f"/internal/users/{user['id']}"), headers=client.headers(), timeout=5
+        url(f"/internal/users/{user['id']}"),
+        headers={"Authorization": f"Bearer {service_token}"},
+        timeout=5,
     )
 
     assert response.status_code == 200, response.text

@@ -19,9 +19,9 @@ from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from servicekit.authentication import TokenUser
 from servicekit.exceptions import page_not_found
-from servicekit.metrics.defs import RATE_LIMIT_REJECTIONS
 
 from gateway import auth, proxy, routing
+from gateway.metrics import RATE_LIMIT_REJECTIONS
 from gateway.ratelimit import Policy, limiter
 from gateway.upstreams import get_upstream
 

@@ -91,6 +91,9 @@ SERVICE_CLIENT_ID = env.str("SERVICE_CLIENT_ID", default="notification-service")
 SERVICE_CLIENT_SECRET = env.required(
     "SERVICE_CLIENT_SECRET", dev_default="dev-notification-service-secret"
 )
+# A cached service token is replaced this many seconds before it expires
+# (notifications/integrations/service_tokens.py).
+SERVICE_TOKEN_REFRESH_MARGIN = 30
 USER_SERVICE_CONNECT_TIMEOUT = env.positive_number("USER_SERVICE_CONNECT_TIMEOUT", default=1.0)
 USER_SERVICE_READ_TIMEOUT = env.positive_number("USER_SERVICE_READ_TIMEOUT", default=3.0)
 USER_SERVICE_BREAKER_FAIL_MAX = env.positive_number(
@@ -181,10 +184,7 @@ SERVICEKIT = {
     "SERVICE_VERSION": __version__,
     "REDIS_URL": REDIS_URL,
     "JWKS_URL": JWKS_URL,
-    # Calls to user-service (servicekit.http, servicekit.service_tokens).
-    "USER_SERVICE_URL": USER_SERVICE_URLS,
-    "SERVICE_CLIENT_ID": SERVICE_CLIENT_ID,
-    "SERVICE_CLIENT_SECRET": SERVICE_CLIENT_SECRET,
+    # Calls to user-service (servicekit.http; notifications/integrations/users.py).
     "HTTP_CONNECT_TIMEOUT": USER_SERVICE_CONNECT_TIMEOUT,
     "HTTP_READ_TIMEOUT": USER_SERVICE_READ_TIMEOUT,
     "HTTP_BREAKER_FAIL_MAX": USER_SERVICE_BREAKER_FAIL_MAX,

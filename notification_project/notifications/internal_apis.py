@@ -3,8 +3,8 @@
 
 from __future__ import annotations
 
-from servicekit.openapi import document_saga_step
 from servicekit.saga.apis import SagaStepApi
+from servicekit.saga.openapi import document_saga_step
 
 from notifications import erasure
 from notifications.serializers import ErasureSerializer

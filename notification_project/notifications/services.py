@@ -48,6 +48,10 @@ from notifications.selectors import erasing_saga, preference_get
 logger = logging.getLogger(__name__)
 Status = Notification.Status
 
+# The task that delivers one notification (notifications/tasks.py registers it under
+# this name). Services queue it by name: tasks call services, never the other way.
+DELIVER_TASK = "notification.deliver"
+
 
 class DeliveryDeferred(Exception):
     """A transient failure: the notification stays ``pending`` and a retry should follow."""
@@ -215,7 +219,9 @@ def notification_fail(*, notification_id: int, error: str) -> None:
 
 def notification_resend(*, notification_ids: Iterable[int]) -> int:
     """Put failed notifications back to ``pending`` and queue their delivery (admin action)."""
-    from notifications.tasks import deliver  # tasks call services; import at use
+    # The worker's Celery app (broker, routes), loaded on first use: web processes
+    # need it only for this admin action.
+    from config.celery import app
 
     with transaction.atomic():
         ids = list(
@@ -225,7 +231,8 @@ def notification_resend(*, notification_ids: Iterable[int]) -> int:
         )
         Notification.objects.filter(id__in=ids).update(status=Status.PENDING, last_error="")
         for notification_id in ids:
-            transaction.on_commit(lambda nid=notification_id: deliver.delay(nid))  # type: ignore[misc]
+            task = app.signature(DELIVER_TASK, args=(notification_id,))
+            transaction.on_commit(task.delay)
     return len(ids)
 
 

@@ -67,6 +67,6 @@ def _confirm(envelope: Any) -> None:
         receipts.confirm(event_id)
 
 
-@app.task(name="notification.deliver", base=NotificationTask)
+@app.task(name=services.DELIVER_TASK, base=NotificationTask)
 def deliver(notification_id: int) -> None:
     services.notification_deliver(notification_id=notification_id)

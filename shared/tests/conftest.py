@@ -52,7 +52,11 @@ def pytest_configure(config: pytest.Config) -> None:
         ],
         MIDDLEWARE=[name for name in defaults.MIDDLEWARE if name not in UNUSED_MIDDLEWARE],
         ROOT_URLCONF="urls",
-        REST_FRAMEWORK=defaults.REST_FRAMEWORK,
+        # As in a service that documents its API (drf-spectacular's schema for every view).
+        REST_FRAMEWORK={
+            **defaults.REST_FRAMEWORK,
+            "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+        },
         PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"],
         DEFAULT_AUTO_FIELD="django.db.models.BigAutoField",
         USE_TZ=True,

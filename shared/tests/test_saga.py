@@ -12,9 +12,11 @@ from typing import Any
 
 import pytest
 from django.test import Client
+from drf_spectacular.generators import SchemaGenerator
 from saga_app.models import Erasure, Note
-from saga_app.saga import SCOPE, delete, hide, participant, unhide
+from saga_app.saga import SCOPE, NotesSagaApi, delete, hide, participant, unhide
 
+from servicekit.saga.apis import saga_step_urls
 from servicekit.saga.models import ErasureStatus
 from servicekit.saga.participant import SagaConflict, SagaParticipant
 
@@ -268,3 +270,20 @@ def test_a_service_token_without_the_scope_is_403(client: Client, token_factory:
 
     assert response.status_code == 403
     assert visible_notes() == 1
+
+
+def test_each_step_is_documented_with_the_saga_input_its_answer_and_a_409() -> None:
+    # given the participant's view, decorated with document_saga_step as services do
+    patterns = saga_step_urls(NotesSagaApi, name="notes")
+
+    schema = SchemaGenerator(patterns=patterns).get_schema(request=None, public=True)
+
+    for step in ("erase", "restore", "purge"):
+        operation = schema["paths"][f"/internal/users/{{user_id}}/{step}"]["post"]
+        body = operation["requestBody"]["content"]["application/json"]["schema"]
+        answer = operation["responses"]["200"]["content"]["application/json"]["schema"]
+        assert body == {"$ref": "#/components/schemas/SagaInput"}
+        assert answer == {"$ref": "#/components/schemas/NoteErasure"}
+        assert (
+            operation["responses"]["409"]["description"] == "The step contradicts an earlier one."
+        )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.core.exceptions import ImproperlyConfigured
 from django.test import override_settings
 
 from servicekit.settings import DEFAULTS, servicekit_settings
@@ -33,3 +34,13 @@ def test_changing_the_setting_is_seen_immediately_and_undone_afterwards() -> Non
 def test_an_unknown_name_is_an_attribute_error() -> None:
     with pytest.raises(AttributeError, match="Invalid servicekit setting: 'SERVICE_NAMES'"):
         _ = servicekit_settings.SERVICE_NAMES
+
+
+def test_a_setting_the_project_must_give_is_named_when_it_did_not() -> None:
+    # where events go is each project's own: the library has no default for it
+    assert DEFAULTS["OUTBOX_TASK_NAME"] is None
+
+    with pytest.raises(ImproperlyConfigured, match=r"SERVICEKIT\['OUTBOX_TASK_NAME'\] is not set"):
+        servicekit_settings.required("OUTBOX_TASK_NAME")
+    with override_settings(SERVICEKIT={"OUTBOX_TASK_NAME": "consumer.handle_event"}):
+        assert servicekit_settings.required("OUTBOX_TASK_NAME") == "consumer.handle_event"

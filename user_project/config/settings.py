@@ -218,6 +218,10 @@ SERVICEKIT = {
     "SERVICE_NAME": SERVICE_NAME,
     "SERVICE_VERSION": __version__,
     "REDIS_URL": REDIS_URL,
+    # Where the outbox relay publishes events: notification-service's consumer
+    # task and its queue, by name (docs/spec/events.md, "Transport").
+    "OUTBOX_TASK_NAME": "notification.handle_event",
+    "OUTBOX_QUEUE": "notification.events",
     # Events the consumer has not confirmed after this long are published again.
     "OUTBOX_REDELIVER_AFTER_SECONDS": env.positive_number(
         "OUTBOX_REDELIVER_AFTER_SECONDS", default=300.0

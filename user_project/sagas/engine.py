@@ -45,8 +45,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.module_loading import import_string
-from servicekit.metrics.defs import SAGAS_FINISHED
 
+from sagas.metrics import SAGAS_FINISHED
 from sagas.models import Saga, SagaStep
 
 logger = logging.getLogger(__name__)

@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 from django.test import Client
+from prometheus_client import REGISTRY
 from servicekit.testing import TokenFactory
 
 from gateway.tests.conftest import FakeUpstream
@@ -28,6 +29,7 @@ def test_over_the_user_limit_is_429_with_retry_after_and_no_upstream_call(
 ) -> None:
     settings.GATEWAY_RATE_LIMIT = (2, 60)
     ann, bob = token_factory.access(1), token_factory.access(2)
+    rejected = _rejections("user")
 
     statuses = [client.get("/todos", headers=bearer(ann)).status_code for _ in range(3)]
     limited = client.get("/todos", headers=bearer(ann))
@@ -40,6 +42,7 @@ def test_over_the_user_limit_is_429_with_retry_after_and_no_upstream_call(
     assert limited["RateLimit"] == f'"user";r=0;t={limited["Retry-After"]}'
     assert limited["X-RateLimit-Remaining"] == "0"
     assert len(todo.received) == 2
+    assert _rejections("user") == rejected + 2  # both 429s, as /metrics shows them
     # another user has a quota of their own
     assert client.get("/todos", headers=bearer(bob)).status_code == 200
 
@@ -84,3 +87,8 @@ def test_with_redis_down_the_gateway_fails_open_with_a_local_limit_and_a_warning
 
     assert statuses == [200, 200, 429]
     assert [r.message for r in caplog.records] == ["rate_limit_redis_unavailable"]
+
+
+def _rejections(policy: str) -> float:
+    value = REGISTRY.get_sample_value("gateway_rate_limit_rejections_total", {"policy": policy})
+    return value or 0.0

@@ -1,9 +1,9 @@
 """The one thing this service asks user-service: a user's email address.
 
 ``GET {USER_SERVICE_URL}/internal/users/{id}`` with a service token (client
-credentials, from ``servicekit.service_tokens``), through the suite's HTTP
-client (``servicekit.http``: connect and read timeouts, bounded retries of
-the idempotent GET, a circuit breaker for user-service). Breaker state
+credentials, from :mod:`.service_tokens`), through the suite's HTTP client
+(``servicekit.http``: connect and read timeouts, bounded retries of the
+idempotent GET, a circuit breaker for user-service). Breaker state
 changes are logged; answers are cached for ``USER_CONTACT_CACHE_SECONDS``.
 
 The rest of the service sees :func:`user_contact` and two exceptions:
@@ -22,8 +22,8 @@ import pybreaker
 from django.conf import settings
 from django.core.cache import cache as django_cache
 from servicekit import http
-from servicekit.service_tokens import ServiceTokenError, service_token_client
-from servicekit.settings import servicekit_settings
+
+from notifications.integrations.service_tokens import ServiceTokenError, service_token_client
 
 logger = logging.getLogger(__name__)
 
@@ -97,7 +97,7 @@ class _LogStateChanges(pybreaker.CircuitBreakerListener):
 def client() -> http.HttpClient:
     """One client per process; its breaker is the process's breaker for user-service."""
     users = http.HttpClient(
-        SERVICE, servicekit_settings.USER_SERVICE_URL, token=lambda: service_token_client().token()
+        SERVICE, settings.USER_SERVICE_URLS, token=lambda: service_token_client().token()
     )
     if not any(isinstance(item, _LogStateChanges) for item in users.breaker.listeners):
         users.breaker.add_listener(_LogStateChanges())

@@ -34,12 +34,8 @@ def user_service(settings: Any) -> Iterator[UserServiceDouble]:
     double = UserServiceDouble()
     double.add_user(OWNER_ID, OWNER_EMAIL)
     double.start()
-    settings.SERVICEKIT = {
-        **settings.SERVICEKIT,
-        "USER_SERVICE_URL": [double.url],
-        "SERVICE_CLIENT_ID": CLIENT_ID,
-        "SERVICE_CLIENT_SECRET": CLIENT_SECRET,
-    }
+    settings.USER_SERVICE_URLS = [double.url]
+    settings.SERVICE_CLIENT_ID, settings.SERVICE_CLIENT_SECRET = CLIENT_ID, CLIENT_SECRET
     users.reset()
     yield double
     double.stop()

@@ -147,7 +147,7 @@ class UserServiceDouble:
             def do_POST(self) -> None:
                 double.requests.append(f"POST {self.path}")
                 self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                # client_secret_basic, as servicekit.service_tokens sends it
+                # client_secret_basic, as integrations/service_tokens.py sends it
                 expected = base64.b64encode(f"{CLIENT_ID}:{CLIENT_SECRET}".encode()).decode()
                 if self.path != "/auth/token" or self.headers.get("Authorization") != (
                     f"Basic {expected}"

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 import pytest
 
 from config.celery import app
-from notifications import tasks
+from notifications import services, tasks
 from notifications.models import Notification
 
 
@@ -72,6 +72,13 @@ def test_smtp_refusing_is_retried_then_failed_and_the_admin_resend_delivers_it(
     assert message["Message-ID"] == notification.message_id
     notification.refresh_from_db()
     assert (notification.status, notification.attempts) == ("sent", 4)
+
+
+def test_the_resend_queues_the_delivery_task_by_name_on_the_workers_queue(settings):
+    route = app.amqp.router.route({}, services.DELIVER_TASK, (1,), {})
+
+    assert tasks.deliver.name == services.DELIVER_TASK == "notification.deliver"
+    assert route["queue"].name == settings.NOTIFICATION_QUEUE
 
 
 def test_resend_leaves_notifications_that_did_not_fail_alone(

@@ -18,7 +18,7 @@ Every call another service makes goes through :class:`HttpClient`:
 They are :class:`~servicekit.exceptions.ServiceError` subclasses, so one that
 escapes a DRF view becomes a clean JSON error naming the service. Example::
 
-    users = HttpClient("user-service", settings.USER_SERVICE_URL, token=service_token)
+    users = HttpClient("user-service", settings.USER_SERVICE_URLS, token=service_token)
     email = users.get(f"/internal/users/{user_id}")["email"]
 """
 

@@ -24,8 +24,6 @@ from typing import Any
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.plumbing import build_bearer_security_scheme_object
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
-from rest_framework.serializers import Serializer
 
 from servicekit.pagination import PageNumberPagination
 
@@ -52,22 +50,6 @@ def document_each_path_once(endpoints: list[tuple[Any, ...]]) -> list[tuple[Any,
         for path, *rest in endpoints
         if not path.endswith("/") and not path.startswith("/health")
     ]
-
-
-def document_saga_step(output: type[Serializer]) -> Any:
-    """Class decorator for a :class:`~servicekit.saga.apis.SagaStepApi`: its POST takes
-    the saga's input and answers ``output``, or 409 when the step contradicts an earlier one."""
-    from servicekit.saga.serializers import SagaInputSerializer  # needs the apps loaded
-
-    return extend_schema_view(
-        post=extend_schema(
-            request=SagaInputSerializer,
-            responses={
-                200: output,
-                409: OpenApiResponse(description="The step contradicts an earlier one."),
-            },
-        )
-    )
 
 
 # --- error responses -----------------------------------------------------------------

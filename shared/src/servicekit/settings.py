@@ -10,6 +10,11 @@ A project sets only what differs from the defaults::
 
 and code reads ``servicekit_settings.SERVICE_NAME``. This module never looks at
 environment variables: each project's ``settings.py`` does that, in one place.
+
+The defaults know nothing of the suite's topology: which service another one
+calls, or where its events go, is each project's own setting. Code that needs
+such a setting reads it with :meth:`ServiceKitSettings.required`, which names
+the setting when a project left it unset.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 
@@ -45,13 +51,6 @@ DEFAULTS: dict[str, Any] = {
     "JWKS_REFETCH_INTERVAL": 10,
     # ... and the clock skew tolerated on exp/iat.
     "JWT_LEEWAY_SECONDS": 5,
-    # Service tokens (servicekit.service_tokens): user-service's base URL (one, or a
-    # list of instances), this service's client credentials, and how many seconds
-    # before expiry a cached token is replaced.
-    "USER_SERVICE_URL": None,
-    "SERVICE_CLIENT_ID": None,
-    "SERVICE_CLIENT_SECRET": None,
-    "SERVICE_TOKEN_REFRESH_MARGIN": 30,
     # Outbound calls to other services (servicekit.http): timeouts in seconds,
     # retries of idempotent calls, and each upstream's circuit breaker.
     "HTTP_CONNECT_TIMEOUT": 1.0,
@@ -60,10 +59,11 @@ DEFAULTS: dict[str, Any] = {
     "HTTP_BREAKER_FAIL_MAX": 5,
     "HTTP_BREAKER_RESET_SECONDS": 30,
     # The transactional outbox (servicekit.outbox): where events are published
-    # (a Celery broker URL; None means REDIS_URL), as which task, on which queue ...
+    # (a Celery broker URL; None means REDIS_URL), as which task, on which queue
+    # (the consumer's: every project with an outbox names them) ...
     "BROKER_URL": None,
-    "OUTBOX_TASK_NAME": "notification.handle_event",
-    "OUTBOX_QUEUE": "notification.events",
+    "OUTBOX_TASK_NAME": None,
+    "OUTBOX_QUEUE": None,
     # ... how the relay works: rows per batch, seconds between sweeps when no
     # commit wakes it, the ceiling of its back-off while the broker is down,
     "OUTBOX_BATCH_SIZE": 100,
@@ -108,6 +108,15 @@ class ServiceKitSettings:
             user_settings = getattr(settings, "SERVICEKIT", {})
             self._cache[name] = user_settings.get(name, DEFAULTS[name])
         return self._cache[name]
+
+    def required(self, name: str) -> Any:
+        """A setting without a usable default: ImproperlyConfigured, naming it, when unset."""
+        value = getattr(self, name)
+        if value is None or value == "":
+            raise ImproperlyConfigured(
+                f"SERVICEKIT[{name!r}] is not set; the project's settings.py must set it"
+            )
+        return value
 
     def reload(self) -> None:
         self._cache.clear()

@@ -6,6 +6,7 @@ import uuid
 
 from saga_app.models import Erasure, Note
 from servicekit.saga.apis import SagaStepApi
+from servicekit.saga.openapi import document_saga_step
 from servicekit.saga.participant import Counts, SagaParticipant
 from servicekit.saga.serializers import ErasureSerializer
 
@@ -36,6 +37,7 @@ class NoteErasureSerializer(ErasureSerializer):
         read_only_fields = fields
 
 
+@document_saga_step(NoteErasureSerializer)
 class NotesSagaApi(SagaStepApi):
     required_scope = SCOPE
     participant = participant

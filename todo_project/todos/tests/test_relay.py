@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 import redis
+from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
 from django.db import connection, transaction
 from django.test import Client
@@ -109,6 +110,12 @@ class TestPublishing:
         call_command("relay_outbox", "--once")
 
         assert len(published_envelopes(private_redis.url)) == 2
+
+    def test_a_relay_with_nowhere_to_publish_does_not_start(self, settings: Any) -> None:
+        settings.SERVICEKIT = {**settings.SERVICEKIT, "OUTBOX_QUEUE": None}
+
+        with pytest.raises(ImproperlyConfigured, match=r"SERVICEKIT\['OUTBOX_QUEUE'\]"):
+            Relay()
 
     def test_old_published_rows_are_pruned_and_pending_ones_kept(
         self, private_redis: RedisServer

@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 from django.utils import timezone
+from prometheus_client import REGISTRY
 
 from accounts import deletion
 from accounts.models import User
@@ -26,6 +27,12 @@ COMPLETED_STEPS = (
 )
 
 
+def sagas_finished(outcome: str) -> float:
+    """``sagas_finished_total`` for account deletions with this outcome, as /metrics shows it."""
+    labels = {"kind": "account_deletion", "outcome": outcome}
+    return REGISTRY.get_sample_value("sagas_finished_total", labels) or 0.0
+
+
 @pytest.fixture
 def scenario(make_user, http_peers, settings) -> SagaScenario:
     settings.SAGA_RETRY_BUDGET_SECONDS = 60
@@ -34,6 +41,7 @@ def scenario(make_user, http_peers, settings) -> SagaScenario:
 
 
 def test_every_participant_erases_then_the_account_goes_and_they_purge(scenario) -> None:
+    completed = sagas_finished("completed")
     (
         scenario.when_the_account_is_deleted()
         .expect_calls(
@@ -47,6 +55,7 @@ def test_every_participant_erases_then_the_account_goes_and_they_purge(scenario)
     )
     assert not User.objects.filter(username="alice").exists()
     assert scenario.current.finished_at is not None
+    assert sagas_finished("completed") == completed + 1
 
 
 def test_each_call_carries_the_saga_id_and_a_service_token(scenario) -> None:
@@ -64,6 +73,7 @@ def test_each_call_carries_the_saga_id_and_a_service_token(scenario) -> None:
 def test_a_refused_step_compensates_in_reverse_order_and_the_account_is_usable(
     scenario, api, login
 ) -> None:
+    failed = sagas_finished("failed")
     (
         scenario.given("notification-service", "erase", 409)
         .when_the_account_is_deleted()
@@ -90,6 +100,7 @@ def test_a_refused_step_compensates_in_reverse_order_and_the_account_is_usable(
     assert "erase_notifications failed (refused)" in scenario.current.reason
     assert "409" in scenario.current.reason
     assert login("alice")["access"]  # the account works again
+    assert sagas_finished("failed") == failed + 1
 
 
 def test_a_participant_down_past_the_budget_is_not_asked_to_undo_what_it_never_got(

@@ -1,5 +1,11 @@
 """Events as CloudEvents 1.0 envelopes (JSON structured mode), and their JSON Schemas.
 
+This package is the single shared place for the event contracts between
+services: the envelope and every event type's ``data`` schema
+(``schemas/``), which the producers (todo-service, user-service, through the
+outbox) and the consumer (notification-service) all read from here. A new
+event type or version is added here, never in one service alone.
+
 :func:`build_envelope` makes the envelope of docs/spec/events.md, "Envelope";
 :func:`validate` checks one against ``schemas/envelope.json`` and the schema of
 its ``data`` (``schemas/<type>/<version>.json``, named by ``dataschema``).

@@ -11,7 +11,7 @@ its own on ``SERVICEKIT["WORKER_METRICS_PORT"]`` (see :mod:`.exposition`).
 :func:`prepare_process` must run before ``prometheus_client`` is imported
 (it picks single- or multiprocess mode at import time): the entry points call
 it (:func:`servicekit.entrypoints.load_settings_or_exit`). This module itself
-imports nothing of prometheus_client; the metrics are in :mod:`.defs`.
+imports nothing of prometheus_client; the shared metrics are in :mod:`.defs`.
 """
 
 from __future__ import annotations

@@ -1,4 +1,7 @@
-"""Every metric the suite records, in one place (docs/observability.md lists them).
+"""The metrics more than one service records (docs/observability.md lists them all).
+
+A metric only one service records is defined in that service
+(``gateway/metrics.py``, ``sagas/metrics.py`` in user-service).
 
 Importing this module imports prometheus_client: call
 :func:`servicekit.metrics.prepare_process` first (the entry points do).
@@ -46,13 +49,6 @@ CIRCUIT_BREAKER_STATE = Gauge(
     multiprocess_mode="livemax",
 )
 
-# --- The gateway -----------------------------------------------------------------
-RATE_LIMIT_REJECTIONS = Counter(
-    "gateway_rate_limit_rejections_total",
-    "Requests answered 429, by policy (user, ip, login).",
-    ["policy"],
-)
-
 # --- The outbox relay --------------------------------------------------------------
 OUTBOX_PUBLISHED = Counter(
     "outbox_published_total",
@@ -78,11 +74,4 @@ CELERY_TASK_DURATION = Histogram(
     "Task run time by task name (each attempt).",
     ["task"],
     buckets=TASK_BUCKETS,
-)
-
-# --- Sagas (user-service) --------------------------------------------------------
-SAGAS_FINISHED = Counter(
-    "sagas_finished_total",
-    "Sagas that reached an end, by kind and outcome (completed, failed = compensated).",
-    ["kind", "outcome"],
 )

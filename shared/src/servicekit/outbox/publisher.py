@@ -1,9 +1,10 @@
 """Publishing an envelope as a Celery task message, by name.
 
-Producers never import consumer code: the message is addressed by task name
-(``notification.handle_event``) and queue (``notification.events``), as
-docs/spec/events.md, "Transport" says. Celery's own publish retries are off:
-the relay owns retrying, with the row safe in the outbox until the broker has
+Producers never import consumer code: the message is addressed by the
+consumer's task name and queue, ``SERVICEKIT["OUTBOX_TASK_NAME"]`` and
+``["OUTBOX_QUEUE"]``, which each producing project sets
+(docs/spec/events.md, "Transport"). Celery's own publish retries are off: the
+relay owns retrying, with the row safe in the outbox until the broker has
 taken it.
 """
 
@@ -45,6 +46,14 @@ def celery_app() -> Celery:
     return _app(url)
 
 
+def destination() -> tuple[str, str]:
+    """``(task name, queue)`` the envelopes are published as; ImproperlyConfigured when unset."""
+    return (
+        servicekit_settings.required("OUTBOX_TASK_NAME"),
+        servicekit_settings.required("OUTBOX_QUEUE"),
+    )
+
+
 @contextmanager
 def publishing() -> Iterator[Callable[[dict[str, Any]], None]]:
     """A ``publish(envelope)`` function on one fresh broker connection, closed afterwards.
@@ -53,15 +62,16 @@ def publishing() -> Iterator[Callable[[dict[str, Any]], None]]:
     Celery's pooled one, means a broker restart never leaves the relay holding
     a dead connection: the next batch simply connects again.
     """
+    task_name, queue = destination()
     app = celery_app()
     with app.connection_for_write() as connection:
 
         def publish(envelope: dict[str, Any]) -> None:
             # The task id is the event id, so a message can be traced back to its row.
             app.send_task(
-                servicekit_settings.OUTBOX_TASK_NAME,
+                task_name,
                 args=[envelope],
-                queue=servicekit_settings.OUTBOX_QUEUE,
+                queue=queue,
                 task_id=envelope["id"],
                 connection=connection,
                 retry=False,

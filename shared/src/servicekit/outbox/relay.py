@@ -59,6 +59,7 @@ class Relay:
         stop: threading.Event | None = None,
         heartbeat: Heartbeat | None = None,
     ) -> None:
+        publisher.destination()  # a relay with nowhere to publish stops here, naming the setting
         self.batch_size = batch_size or servicekit_settings.OUTBOX_BATCH_SIZE
         self.sweep_seconds = sweep_seconds or servicekit_settings.OUTBOX_SWEEP_SECONDS
         self.max_backoff = max_backoff_seconds or servicekit_settings.OUTBOX_MAX_BACKOFF_SECONDS

@@ -14,9 +14,15 @@ from typing import Any
 
 import redis
 
+from servicekit.settings import servicekit_settings
 
-def published_messages(broker_url: str, queue: str = "notification.events") -> list[dict[str, Any]]:
-    """Every message waiting on ``queue``, oldest first, as ``{"task", "id", "envelope"}``."""
+
+def published_messages(broker_url: str, queue: str | None = None) -> list[dict[str, Any]]:
+    """Every message waiting on ``queue``, oldest first, as ``{"task", "id", "envelope"}``.
+
+    ``queue`` is ``SERVICEKIT["OUTBOX_QUEUE"]`` unless given.
+    """
+    queue = queue or servicekit_settings.required("OUTBOX_QUEUE")
     client = redis.Redis.from_url(broker_url)
     try:
         raw_items = client.lrange(queue, 0, -1)
@@ -37,7 +43,5 @@ def published_messages(broker_url: str, queue: str = "notification.events") -> l
     return messages
 
 
-def published_envelopes(
-    broker_url: str, queue: str = "notification.events"
-) -> list[dict[str, Any]]:
+def published_envelopes(broker_url: str, queue: str | None = None) -> list[dict[str, Any]]:
     return [message["envelope"] for message in published_messages(broker_url, queue)]

@@ -1,4 +1,10 @@
-"""A participant's side of an orchestrated saga that erases a user's data.
+"""The saga-step protocol: a participant's side of the saga that erases a user's data.
+
+This package is the one place for the protocol that services share about
+sagas: user-service's orchestrator (``user_project/sagas/``) calls it, and
+todo-service and notification-service, the participants, answer it. What
+only the orchestrator needs (its engine, its tables, its admin) stays in
+user-service.
 
 user-service deletes an account as a saga; every service holding the user's
 data takes part with three calls, each idempotent by saga id (the protocol:
@@ -12,8 +18,9 @@ This package holds what is the same in every participant: the record of what
 each saga did (:class:`~servicekit.saga.models.AbstractErasure`), the state
 machine over it (:class:`~servicekit.saga.participant.SagaParticipant`), the
 409 :class:`~servicekit.saga.participant.SagaConflict`, the serializers and
-the view (``POST /internal/users/<id>/{erase|restore|purge}``). A service
-brings its concrete model and its three effects::
+the view (``POST /internal/users/<id>/{erase|restore|purge}``) and how its
+OpenAPI schema describes it (:func:`~servicekit.saga.openapi.document_saga_step`).
+A service brings its concrete model and its three effects::
 
     # models.py
     class Erasure(AbstractErasure):
@@ -23,6 +30,7 @@ brings its concrete model and its three effects::
     participant = SagaParticipant(Erasure, data="todos", hide=..., unhide=..., delete=...)
 
     # internal_apis.py / urls.py
+    @document_saga_step(ErasureSerializer)
     class UserTodosSagaApi(SagaStepApi):
         required_scope = "todos:erase"
         participant = erasure.participant

@@ -1,15 +1,16 @@
-"""Service tokens for calls between services (OAuth2 client credentials), cached.
+"""Service tokens for this service's calls to user-service (OAuth2 client credentials), cached.
 
-A service that calls another's ``/internal/...`` endpoints asks user-service
-for a short-lived token with its client id and secret, and reuses it until
-shortly before it expires::
+notification-service reads users' addresses from user-service's
+``/internal/users/...`` endpoints (:mod:`notifications.integrations.users`).
+For that it asks user-service for a short-lived token with its client id and
+secret, and reuses it until shortly before it expires::
 
-    from servicekit.service_tokens import service_token_client
+    from notifications.integrations.service_tokens import service_token_client
 
     response = session.get(url, headers=service_token_client().headers())
 
-Configured by ``SERVICEKIT["USER_SERVICE_URL"]``, ``["SERVICE_CLIENT_ID"]``,
-``["SERVICE_CLIENT_SECRET"]`` and ``["SERVICE_TOKEN_REFRESH_MARGIN"]``.
+Configured by the settings ``USER_SERVICE_URLS``, ``SERVICE_CLIENT_ID``,
+``SERVICE_CLIENT_SECRET`` and ``SERVICE_TOKEN_REFRESH_MARGIN``.
 One client per process is shared by all threads: only one of them fetches a
 new token, the others wait for it instead of all asking user-service at once.
 """
@@ -25,8 +26,7 @@ from functools import cache
 from urllib.parse import quote
 
 import requests
-
-from servicekit.settings import servicekit_settings
+from django.conf import settings
 
 logger = logging.getLogger(__name__)
 
@@ -151,14 +151,14 @@ def _client(
 
 
 def service_token_client() -> ServiceTokenClient:
-    """The process's client, configured from ``SERVICEKIT`` (one per configuration)."""
-    urls = servicekit_settings.USER_SERVICE_URL
-    client_id = servicekit_settings.SERVICE_CLIENT_ID
-    secret = servicekit_settings.SERVICE_CLIENT_SECRET
+    """The process's client, configured from the settings (one per configuration)."""
+    urls = settings.USER_SERVICE_URLS
+    client_id = settings.SERVICE_CLIENT_ID
+    secret = settings.SERVICE_CLIENT_SECRET
     if not urls or not client_id or not secret:
         raise ServiceTokenError(
-            "SERVICEKIT needs USER_SERVICE_URL, SERVICE_CLIENT_ID and SERVICE_CLIENT_SECRET"
+            "settings need USER_SERVICE_URLS, SERVICE_CLIENT_ID and SERVICE_CLIENT_SECRET"
         )
     base_urls = (urls,) if isinstance(urls, str) else tuple(urls)
-    margin = float(servicekit_settings.SERVICE_TOKEN_REFRESH_MARGIN)
+    margin = float(settings.SERVICE_TOKEN_REFRESH_MARGIN)
     return _client(base_urls, str(client_id), str(secret), margin)

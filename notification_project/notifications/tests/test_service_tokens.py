@@ -1,7 +1,7 @@
 """The service-token client against a real HTTP server that answers like user-service's /auth/token.
 
 The server is a test double of the *peer* (a few lines of ``http.server``);
-the end-to-end tests in ``tests/`` use the real user-service.
+the end-to-end tests in ``tests/`` ask the real user-service for a token the same way.
 """
 
 from __future__ import annotations
@@ -17,8 +17,13 @@ from typing import Any
 from urllib.parse import parse_qs, unquote
 
 import pytest
+from servicekit.testing import free_port
 
-from servicekit.service_tokens import ServiceTokenClient, ServiceTokenError, service_token_client
+from notifications.integrations.service_tokens import (
+    ServiceTokenClient,
+    ServiceTokenError,
+    service_token_client,
+)
 
 
 @dataclass
@@ -78,6 +83,11 @@ def endpoint() -> Iterator[TokenEndpoint]:
     yield state
     server.shutdown()
     server.server_close()
+
+
+@pytest.fixture
+def closed_port() -> int:
+    return free_port()  # nobody listens on it: connecting is refused
 
 
 class Clock:
@@ -200,25 +210,20 @@ def test_invalidate_forgets_the_token(endpoint: TokenEndpoint) -> None:
     assert client.token() == "token-2"
 
 
-def test_the_process_client_comes_from_the_servicekit_setting(
-    endpoint: TokenEndpoint, settings: Any
-) -> None:
-    settings.SERVICEKIT = {
-        **settings.SERVICEKIT,
-        "USER_SERVICE_URL": [endpoint.url],
-        "SERVICE_CLIENT_ID": "todo-service",
-        "SERVICE_CLIENT_SECRET": "todo-secret",
-    }
+def test_the_process_client_comes_from_the_settings(endpoint: TokenEndpoint, settings: Any) -> None:
+    settings.USER_SERVICE_URLS = [endpoint.url]
+    settings.SERVICE_CLIENT_ID = "another-client"
+    settings.SERVICE_CLIENT_SECRET = "another-secret"
 
     client = service_token_client()
 
     assert client is service_token_client()
     assert client.token() == "token-1"
-    assert endpoint.requests[0]["client_id"] == "todo-service"
+    assert endpoint.requests[0]["client_id"] == "another-client"
 
 
 def test_a_missing_setting_is_named(settings: Any) -> None:
-    settings.SERVICEKIT = {**settings.SERVICEKIT, "SERVICE_CLIENT_SECRET": None}
+    settings.SERVICE_CLIENT_SECRET = ""
 
     with pytest.raises(ServiceTokenError, match="SERVICE_CLIENT_SECRET"):
         service_token_client()
