@@ -30,23 +30,17 @@ from types import TracebackType
 from typing import Any
 
 import requests
+from manage_all import catalog
+from manage_all.settings import Paths, load, service_environment
+from manage_all.supervision import Supervisor
 from servicekit.testing import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
 MANAGE_ALL = ROOT / "manage-all.sh"
 PYTHON = ROOT / ".venv" / "bin" / "python"
-PORT_VARIABLES = {
-    "api-gateway": "GATEWAY_PORT",
-    "todo-service": "TODO_PORT",
-    "user-service": "USER_PORT",
-    "notification-service": "NOTIFICATION_PORT",
-}
-PROJECTS = {
-    "todo-service": ROOT / "todo_project",
-    "user-service": ROOT / "user_project",
-    "notification-service": ROOT / "notification_project",
-}
+PORT_VARIABLES = {service.name: service.port_variable for service in catalog.SERVICES}
+PROJECTS = {service.name: ROOT / service.folder for service in catalog.database_services()}
 # Variables of the caller's shell that must not leak into the copy.
 SUITE_VARIABLES = (
     "REDIS_URL",
@@ -133,26 +127,18 @@ class Suite:
         return f"http://127.0.0.1:{self.ports[service]}"
 
     def settings(self) -> dict[str, str]:
-        """The ports and URLs ``up`` resolved (``VAR_DIR/run/suite.env``)."""
-        values = {}
-        for line in (self.var_dir / "run" / "suite.env").read_text().splitlines():
-            name, _, value = line.removeprefix("export ").partition("=")
-            values[name] = shlex.split(value)[0] if value else ""
-        return values
+        """The ports and URLs ``up`` resolved (``VAR_DIR/run/suite.json``)."""
+        resolved = load(Paths(self.var_dir))
+        if resolved is None:
+            raise SystemExit(f"no suite runs in {self.var_dir}")
+        return resolved
 
     def database(self) -> str:
         return "PostgreSQL" if "postgres" in self.settings()["TODO_DATABASE_URL"] else "SQLite"
 
     def service_env(self, service: str) -> dict[str, str]:
         """The environment manage-all.sh gives a service's processes."""
-        settings = self.settings()
-        database = {"todo-service": "TODO", "user-service": "USER"}.get(service, "NOTIFICATION")
-        passed = {"REDIS_URL", "SMTP_HOST", "SMTP_PORT"}
-        return {
-            **self.env,
-            **{k: v for k, v in settings.items() if k in passed or k.endswith("SERVICE_URL")},
-            "DATABASE_URL": settings[f"{database}_DATABASE_URL"],
-        }
+        return {**self.env, **service_environment(self.settings(), catalog.service(service))}
 
     def shell(self, service: str, code: str) -> str:
         """Run Python in a project (``manage.py shell -c``) against this suite; its stdout."""
@@ -172,18 +158,13 @@ class Suite:
         return self.var_dir / "mail" / "new"
 
     def processes(self) -> dict[str, list[int]]:
-        """Each process manage-all.sh started, with everything in its session (workers)."""
-        leaders = {}
-        for pid_file in (self.var_dir / "run").glob("*.pid"):
-            try:
-                leaders[int(pid_file.read_text())] = pid_file.stem
-            except ValueError:
-                continue
+        """Each process of the suite, with everything in its process group (workers)."""
+        leaders = {pid: name for name, pid in Supervisor(Paths(self.var_dir)).pids().items()}
         found: dict[str, list[int]] = {name: [] for name in leaders.values()}
         for pid, fields in _proc_stats().items():
-            session = int(fields[3])  # each process is started with setsid
-            if session in leaders:
-                found[leaders[session]].append(pid)
+            group = int(fields[2])  # the supervisor starts each process in a group of its own
+            if group in leaders:
+                found[leaders[group]].append(pid)
         return found
 
 

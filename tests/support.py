@@ -14,33 +14,29 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import requests
+from manage_all import catalog
+from manage_all.settings import Paths, load
+from manage_all.supervision import Supervisor
 from servicekit.testing import free_ports
 
 ROOT = Path(__file__).resolve().parent.parent
 MANAGE_ALL = ROOT / "manage-all.sh"
-SERVICES = {
-    "api-gateway": "GATEWAY_PORT",
-    "todo-service": "TODO_PORT",
-    "user-service": "USER_PORT",
-    "notification-service": "NOTIFICATION_PORT",
-}
+SERVICES = {service.name: service.port_variable for service in catalog.SERVICES}
 # Background processes manage-all.sh runs beside the four HTTP services.
-WORKERS = {"todo-relay", "user-relay", "user-saga-worker", "notification-worker", "flower"}
+WORKERS = {process.name for process in catalog.processes_of_kind("relay", "worker", "monitor")}
 DATABASE_VARIABLES = {
-    "todo-service": "TODO_DATABASE_URL",
-    "user-service": "USER_DATABASE_URL",
-    "notification-service": "NOTIFICATION_DATABASE_URL",
+    service.name: service.database_variable
+    for service in catalog.SERVICES
+    if service.database_variable
 }
 # Variables from the developer's (or CI's) shell that must not leak into a copy.
 SUITE_VARIABLES = [
     *SERVICES.values(),
     *DATABASE_VARIABLES.values(),
+    *(service.url_variable for service in catalog.SERVICES if service.url_variable),
     "REDIS_URL",
     "SMTP_HOST",
     "SMTP_PORT",
-    "TODO_SERVICE_URL",
-    "USER_SERVICE_URL",
-    "NOTIFICATION_SERVICE_URL",
     "VAR_DIR",
     "DATABASE_URL",
     "EMBEDDED_REDIS_PORT",
@@ -90,8 +86,18 @@ class Suite:
         return requests.get(self.url(service, path), timeout=5, **kwargs)
 
     def pids(self) -> dict[str, int]:
-        run_dir = self.var_dir / "run"
-        return {p.stem: int(p.read_text()) for p in run_dir.glob("*.pid")}
+        """Each running process's pid (a process group leader), from the suite's supervisor."""
+        return Supervisor(Paths(self.var_dir)).pids()
+
+    def supervisor_pid(self) -> int | None:
+        pid_file = self.var_dir / "run" / "supervisord.pid"
+        return int(pid_file.read_text()) if pid_file.exists() else None
+
+    def settings(self) -> dict[str, str]:
+        """What ``up`` resolved: ports, URLs, databases (``var/run/suite.json``)."""
+        resolved = load(Paths(self.var_dir))
+        assert resolved is not None, f"no suite runs in {self.var_dir}"
+        return resolved
 
     def log_lines(self, process: str) -> list[dict]:
         """The JSON lines of a process's log (other lines are skipped)."""

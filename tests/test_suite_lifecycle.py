@@ -35,6 +35,7 @@ def assert_all_healthy(suite) -> None:
 def assert_nothing_left(suite, pids: dict[str, int]) -> None:
     alive = [name for name, pid in pids.items() if process_alive(pid)]
     assert not alive, f"still running after down: {alive}"
+    assert suite.supervisor_pid() is None, "supervisord is still running after down"
     ports = {**suite.ports, "flower": suite.flower_port}
     listening = [s for s, port in ports.items() if port_is_listening(port)]
     assert not listening, f"ports still open after down: {listening}"
@@ -51,8 +52,11 @@ def test_up_starts_four_healthy_services_and_down_leaves_nothing_behind(make_sui
     assert_all_healthy(suite)
     pids = suite.pids()
     assert set(pids) == {*SERVICES, *WORKERS, "redis", "smtp"}
+    supervisor = suite.supervisor_pid()
+    assert supervisor is not None
+    assert process_alive(supervisor)
     suite.down()
-    assert_nothing_left(suite, pids)
+    assert_nothing_left(suite, {**pids, "supervisord": supervisor})
 
 
 def test_the_same_with_postgresql_and_an_external_redis(

@@ -3,8 +3,8 @@
 docs/spec/targets.md, "Reliability".
 
 ``manage-all.sh`` runs one instance per service. The other two are started
-here the way ``manage-all.sh`` starts its own (``start_one``/``enter_service``:
-the project folder, the suite's ``suite.env``, ``PORT`` and ``DATABASE_URL``,
+here the way ``manage-all.sh`` starts its own (``manage_all.run``: the project
+folder, the service's environment from the suite's resolved settings, its own ``PORT``,
 ``gunicorn -c gunicorn.conf.py`` in a process group of its own), and the
 gateway is given all three in ``TODO_SERVICE_URL``. All three use the suite's
 one todo database (PostgreSQL, as in production), so a todo written through
@@ -14,7 +14,6 @@ one instance is listed through any other.
 from __future__ import annotations
 
 import os
-import shlex
 import signal
 import subprocess
 import threading
@@ -22,21 +21,14 @@ from collections.abc import Iterator
 
 import pytest
 import requests
+from manage_all import catalog
+from manage_all.settings import service_environment
 from servicekit.testing import free_ports, wait_for
 
 from gateway_support import bearer, register_and_login
 from support import ROOT, PostgresServer, Suite
 
 pytestmark = pytest.mark.e2e
-
-
-def suite_settings(suite: Suite) -> dict[str, str]:
-    """The variables ``manage-all.sh up`` resolved, from its ``run/suite.env``."""
-    settings = {}
-    for line in (suite.var_dir / "run" / "suite.env").read_text().splitlines():
-        name, _, value = line.removeprefix("export ").partition("=")
-        settings[name] = " ".join(shlex.split(value))
-    return settings
 
 
 class Instance:
@@ -47,13 +39,11 @@ class Instance:
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        settings = suite_settings(self.suite)
+        todo = catalog.service("todo-service")
         env = {
             **self.suite.env,
-            **{name: settings[name] for name in ("REDIS_URL", "SMTP_HOST", "SMTP_PORT")},
-            **{name: settings[name] for name in settings if name.endswith("_SERVICE_URL")},
+            **service_environment(self.suite.settings(), todo),
             "PORT": str(self.port),
-            "DATABASE_URL": settings["TODO_DATABASE_URL"],
         }
         log = (self.suite.var_dir / "log" / f"todo-service-{self.port}.log").open("ab")
         self.process = subprocess.Popen(

@@ -1,6 +1,7 @@
 """What the deployment files are checked against, read from the repository itself.
 
-Ports, project folders and the readiness path come from ``manage-all.sh``;
+Ports, project folders, processes and the readiness path come from the
+suite's catalog (``manage_all/catalog.py``, what ``manage-all.sh`` runs);
 environment variable names from each project's settings and gunicorn config;
 health paths from servicekit's URL patterns. Nothing here is a second copy of
 those facts, so the tests fail when the files and the code drift apart.
@@ -17,46 +18,28 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from manage_all import catalog
 
 REPO = Path(__file__).resolve().parents[2]
 COMPOSE_DIR = REPO / "compose"
 COMPOSE_FILE = COMPOSE_DIR / "docker-compose.yml"
 K8S_DIR = COMPOSE_DIR / "k8s"
 OVERLAYS = ("dev", "production")
-MANAGE_ALL = REPO / "manage-all.sh"
 IMAGE_PREFIX = "todo-suite/"
 
 Manifest = dict[str, Any]
 
 
-def _shell_function(name: str) -> str:
-    """The body of one function in manage-all.sh."""
-    match = re.search(rf"^{name}\(\) \{{\n(.*?)^\}}", MANAGE_ALL.read_text(), re.M | re.S)
-    assert match, f"manage-all.sh has no function {name}()"
-    return match.group(1)
-
-
-def _case_arms(function: str) -> dict[str, str]:
-    """``name) echo VALUE ;;`` arms of a function's case statement."""
-    return dict(
-        re.findall(r"^\s*([\w-]+)\) echo \"?([^\";]+)\"? ;;", _shell_function(function), re.M)
-    )
-
-
 @cache
 def service_ports() -> dict[str, int]:
     """Service name -> default port, as ``manage-all.sh up`` uses them."""
-    defaults = dict(
-        re.findall(r'^\s*(\w+_PORT)="\$\{\1:-(\d+)\}"', _shell_function("resolve_settings"), re.M)
-    )
-    arms = _case_arms("service_port")
-    return {service: int(defaults[variable.lstrip("$")]) for service, variable in arms.items()}
+    return {service.name: service.default_port for service in catalog.SERVICES}
 
 
 @cache
 def project_dirs() -> dict[str, str]:
     """Service name -> project folder (``todo-service`` -> ``todo_project``)."""
-    return {service: Path(path).name for service, path in _case_arms("project_dir").items()}
+    return {service.name: service.folder for service in catalog.SERVICES}
 
 
 def service_of_project(folder: str) -> str:
@@ -65,9 +48,7 @@ def service_of_project(folder: str) -> str:
 
 @cache
 def database_services() -> list[str]:
-    match = re.search(r"^DB_SERVICES=\(([^)]*)\)", MANAGE_ALL.read_text(), re.M)
-    assert match, "manage-all.sh has no DB_SERVICES"
-    return match.group(1).split()
+    return [service.name for service in catalog.database_services()]
 
 
 @cache
@@ -84,32 +65,23 @@ def outbox_services() -> list[str]:
 @cache
 def manage_all_relays() -> list[str]:
     """The services whose outbox relay ``manage-all.sh up`` runs (``todo-relay`` ...)."""
-    relays = [name for name in manage_all_workers() if name.endswith("-relay")]
-    return sorted(f"{name.removesuffix('-relay')}-service" for name in relays)
+    return sorted(str(p.service) for p in catalog.processes_of_kind("relay"))
 
 
 @cache
 def manage_all_workers() -> list[str]:
-    """The background processes ``manage-all.sh up`` runs (its WORKERS)."""
-    match = re.search(r"^WORKERS=\(([^)]*)\)", MANAGE_ALL.read_text(), re.M)
-    assert match, "manage-all.sh has no WORKERS"
-    return match.group(1).split()
+    """The background processes ``manage-all.sh up`` runs beside the services."""
+    return [p.name for p in catalog.processes_of_kind("relay", "worker", "monitor")]
 
 
 @cache
 def celery_workers() -> dict[str, tuple[str, str]]:
-    """Celery worker process -> (its service, the queue it consumes), from ``start_one``.
+    """Celery worker process -> (its service, the queue it consumes), from the catalog.
 
     ``user-saga-worker`` -> ``("user-service", "user.saga")``: the compose service
     and the Kubernetes Deployment of that name run the same worker.
     """
-    arms = re.findall(
-        r"^\s*([\w-]+)\)\n\s*\(enter_service ([\w-]+) && spawn(?:_supervised)? \"\$name\" "
-        r"\"\$VENV/bin/celery\" -A config worker \\\n\s*-Q ([\w.]+)",
-        _shell_function("start_one"),
-        re.M,
-    )
-    return {name: (service, queue) for name, service, queue in arms}
+    return {p.name: (str(p.service), str(p.queue())) for p in catalog.processes_of_kind("worker")}
 
 
 def declares_queue(folder: str, queue: str) -> bool:
@@ -128,12 +100,9 @@ def has_celery_app(folder: str) -> bool:
     return (REPO / folder / "config/celery.py").is_file()
 
 
-@cache
 def readiness_path() -> str:
     """The path ``manage-all.sh up -d`` waits on."""
-    match = re.search(r'/(health[\w/]*)"\)', _shell_function("is_ready"))
-    assert match, "manage-all.sh's is_ready() probes no /health path"
-    return "/" + match.group(1)
+    return catalog.READINESS_PATH
 
 
 @cache

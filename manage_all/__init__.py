@@ -1,0 +1,1 @@
+"""The suite on one machine: what ``./manage-all.sh`` runs (``python -m manage_all``)."""
