@@ -46,6 +46,8 @@ class Suite:
     paths: Paths
     environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
     started: float = field(default_factory=time.monotonic)
+    # `up` prints a line as each process gets ready; `start NAME` only its result.
+    show_progress: bool = False
 
     @property
     def supervisor(self) -> Supervisor:
@@ -65,7 +67,8 @@ class Suite:
         return [p for p in catalog.PROCESSES if runs(settings, p)]
 
     def progress(self, name: str, what: str) -> None:
-        say(f"  {name:<22} {what} ({time.monotonic() - self.started:.1f} s)")
+        if self.show_progress:
+            say(f"  {name:<22} {what} ({time.monotonic() - self.started:.1f} s)")
 
     # -- starting ------------------------------------------------------------------
 
@@ -149,6 +152,7 @@ class Suite:
                 return
             raise Failed
         settings = resolve(self.paths, self.environ)
+        self.show_progress = True
         for folder in ("db", "redis", "mail/cur", "mail/new", "mail/tmp", "log"):
             (self.paths.var_dir / folder).mkdir(parents=True, exist_ok=True)
         save(self.paths, settings)
