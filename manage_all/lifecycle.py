@@ -257,8 +257,7 @@ class Suite:
         )
         say(f"  {'smtp':<21} {settings['SMTP_HOST']}:{settings['SMTP_PORT']}{sink}")
         say(f"  {'logs':<21} {self.paths.log}/")
-        if heading:
-            say("Admin logins and a demo user with todos: ./manage-all.sh demo")
+        say("Admin logins and a demo user with todos: ./manage-all.sh demo")
 
     def logs(self, name: str | None) -> None:
         if name:
