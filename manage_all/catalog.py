@@ -12,6 +12,7 @@ suite's settings (:mod:`manage_all.settings`) when the process starts;
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass
 from typing import Literal
 
@@ -69,6 +70,11 @@ class Process:
         return self.command[self.command.index("-Q") + 1]
 
 
+def argv(command: str) -> tuple[str, ...]:
+    """A command line split as the shell would (``""`` is an empty argument)."""
+    return tuple(shlex.split(command))
+
+
 SERVICES: tuple[Service, ...] = (
     Service(
         name="api-gateway",
@@ -116,7 +122,7 @@ SERVICES: tuple[Service, ...] = (
     ),
 )
 
-GUNICORN = ("gunicorn", "-c", "gunicorn.conf.py")
+GUNICORN = argv("gunicorn -c gunicorn.conf.py")
 
 PROCESSES: tuple[Process, ...] = (
     # Support: only when the suite runs its own (REDIS_URL, SMTP_HOST unset).
@@ -125,22 +131,9 @@ PROCESSES: tuple[Process, ...] = (
         aliases=(),
         kind="support",
         service=None,
-        command=(
-            "{REDIS_SERVER}",
-            "--bind",
-            "127.0.0.1",
-            "--port",
-            "{EMBEDDED_REDIS_PORT}",
-            "--dir",
-            "{VAR_DIR}/redis",
-            "--save",
-            "",
-            "--appendonly",
-            "yes",
-            "--appendfsync",
-            "everysec",
-            "--daemonize",
-            "no",
+        command=argv(
+            "{REDIS_SERVER} --bind 127.0.0.1 --port {EMBEDDED_REDIS_PORT} --dir {VAR_DIR}/redis"
+            ' --save "" --appendonly yes --appendfsync everysec --daemonize no'
         ),
         readiness="tcp",
         only_if="EMBEDDED_REDIS",
@@ -150,16 +143,9 @@ PROCESSES: tuple[Process, ...] = (
         aliases=(),
         kind="support",
         service=None,
-        command=(
-            "python",
-            "-m",
-            "aiosmtpd",
-            "-n",
-            "-l",
-            "127.0.0.1:{SMTP_PORT}",
-            "-c",
-            "aiosmtpd.handlers.Mailbox",
-            "{VAR_DIR}/mail",
+        command=argv(
+            "python -m aiosmtpd -n -l 127.0.0.1:{SMTP_PORT}"
+            " -c aiosmtpd.handlers.Mailbox {VAR_DIR}/mail"
         ),
         readiness="tcp",
         only_if="SMTP_SINK",
@@ -182,7 +168,7 @@ PROCESSES: tuple[Process, ...] = (
         aliases=("relay",),
         kind="relay",
         service="todo-service",
-        command=("python", "manage.py", "relay_outbox"),
+        command=argv("python manage.py relay_outbox"),
         readiness="running",
     ),
     Process(
@@ -190,7 +176,7 @@ PROCESSES: tuple[Process, ...] = (
         aliases=(),
         kind="relay",
         service="user-service",
-        command=("python", "manage.py", "relay_outbox"),
+        command=argv("python manage.py relay_outbox"),
         readiness="running",
     ),
     Process(
@@ -198,19 +184,9 @@ PROCESSES: tuple[Process, ...] = (
         aliases=("saga-worker",),
         kind="worker",
         service="user-service",
-        command=(
-            "celery",
-            "-A",
-            "config",
-            "worker",
-            "-Q",
-            "user.saga",
-            "--concurrency",
-            "{USER_SAGA_WORKER_CONCURRENCY}",
-            "--loglevel",
-            "INFO",
-            "--hostname",
-            "user-saga@%h-{INSTANCE}",
+        command=argv(
+            "celery -A config worker -Q user.saga --concurrency {USER_SAGA_WORKER_CONCURRENCY}"
+            " --loglevel INFO --hostname user-saga@%h-{INSTANCE}"
         ),
         readiness="celery",
         restart=True,
@@ -220,19 +196,10 @@ PROCESSES: tuple[Process, ...] = (
         aliases=("worker",),
         kind="worker",
         service="notification-service",
-        command=(
-            "celery",
-            "-A",
-            "config",
-            "worker",
-            "-Q",
-            "notification.events",
-            "--concurrency",
-            "{NOTIFICATION_WORKER_CONCURRENCY}",
-            "--loglevel",
-            "INFO",
-            "--hostname",
-            "notification@%h-{INSTANCE}",
+        command=argv(
+            "celery -A config worker -Q notification.events"
+            " --concurrency {NOTIFICATION_WORKER_CONCURRENCY}"
+            " --loglevel INFO --hostname notification@%h-{INSTANCE}"
         ),
         readiness="celery",
         restart=True,
@@ -242,7 +209,7 @@ PROCESSES: tuple[Process, ...] = (
         aliases=(),
         kind="monitor",
         service="notification-service",
-        command=("celery", "-A", "config", "flower", "--address=127.0.0.1", "--port={FLOWER_PORT}"),
+        command=argv("celery -A config flower --address=127.0.0.1 --port={FLOWER_PORT}"),
         readiness="tcp",
     ),
 )
