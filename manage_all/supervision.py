@@ -12,6 +12,7 @@ works on a running suite too.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -29,6 +30,14 @@ from manage_all.settings import ROOT, Paths
 STOP_SECONDS = 15
 RUNNING_STATES = {"STARTING", "RUNNING"}
 FAILED_STATES = {"EXITED", "FATAL", "BACKOFF", "UNKNOWN"}
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 def _escape(value: object) -> str:
@@ -121,14 +130,17 @@ class Supervisor:
             time.sleep(0.05)
 
     def shutdown(self) -> None:
-        """Stop supervisord (every process first) and wait until it has gone."""
-        pid_file = self.paths.run / "supervisord.pid"
+        """Stop supervisord (every process first) and wait until its process has gone.
+
+        (Not until its pid file has: supervisord removes that before it exits.)
+        """
         try:
+            pid = int(self.rpc().getPID())
             self.rpc().shutdown()
         except (OSError, xmlrpc.client.Fault):
             return
         deadline = time.monotonic() + STOP_SECONDS * 2
-        while pid_file.exists() and time.monotonic() < deadline:
+        while _alive(pid) and time.monotonic() < deadline:
             time.sleep(0.05)
 
     def start(self, name: str) -> None:
