@@ -30,17 +30,6 @@ from common import Account, Mailbox, Suite, figure, header, percentile, sign_up,
 
 SUBJECT_PREFIX = "Todo completed: "
 
-SEED = """
-import json
-from django.db import transaction
-from todos.models import Todo
-with transaction.atomic():
-    todos = Todo.objects.bulk_create(
-        Todo(user_id={user_id}, title=f"{tag} {{n}}") for n in range({count})
-    )
-print(json.dumps([todo.id for todo in todos]))
-"""
-
 
 def complete_all(
     gateway: str, account: Account, ids: list[int], rate: float
@@ -82,7 +71,7 @@ def one_round(suite: Suite, account: Account, args: argparse.Namespace) -> dict[
     count = round(args.rate * args.duration)
     tag = f"pipeline-{uuid.uuid4().hex[:8]}"
     ids = json.loads(
-        suite.shell("todo-service", SEED.format(user_id=account.user_id, tag=tag, count=count))
+        suite.in_service("todo-service", "open_todos", user=account.user_id, tag=tag, count=count)
     )
     titles = {todo_id: f"{tag} {n}" for n, todo_id in enumerate(ids)}
     committed = complete_all(suite.url(), account, ids, args.rate)

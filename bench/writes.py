@@ -95,11 +95,7 @@ def main() -> None:
                     f"  note: {patch.requests} PATCHes for {len(ids)} open todos: "
                     f"{patch.requests - len(ids)} repeated a completed one (no change, no event)"
                 )
-        pending = suite.shell(
-            "todo-service",
-            "from servicekit.outbox.models import OutboxMessage as M;"
-            "print(M.objects.count(), M.objects.pending().count())",
-        ).split()
+        pending = suite.in_service("todo-service", "outbox_counts").split()
         print()
         for name, name_runs in runs.items():
             figure(f"{name} req/s", [r.rps for r in name_runs])
