@@ -26,8 +26,9 @@ from collections import Counter
 from pathlib import Path
 
 import redis
-from common import PYTHON, ROOT, Suite, figure, header, this_command
+from common import PYTHON, Suite, figure, header, this_command
 from manage_all import catalog
+from manage_all.settings import ROOT
 from servicekit.outbox.testing import published_messages
 
 QUEUE = "notification.events"
