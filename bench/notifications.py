@@ -12,7 +12,7 @@ event takes what production takes: the claim in the notification database,
 the user's address from user-service (cached after the first), rendering,
 SMTP, the receipt in Redis.
 
-    .venv/bin/python bench/notifications.py [--rounds 3] [--events 500]
+    ./manage-all.sh bench notifications [--rounds 3] [--events 500]
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ accept time is the modification time of the message file the suite's sink
 matched to todos by their subject (each todo's title is unique); duplicates are
 counted by Message-ID (``<event id>@notification-service``).
 
-    .venv/bin/python bench/pipeline.py [--rate 20] [--duration 60] [--rounds 1]
+    ./manage-all.sh bench pipeline [--rate 20] [--duration 60] [--rounds 1]
 """
 
 from __future__ import annotations

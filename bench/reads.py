@@ -9,7 +9,7 @@ responses are the same size and only the query differs. ``wrk`` with one
 connection fetches each user's page through the gateway, alternating, for
 several rounds; the figure is the ratio of the p50 latencies (big / small).
 
-    .venv/bin/python bench/reads.py [--rounds 5] [--duration 10] [--todos 100000]
+    ./manage-all.sh bench reads [--rounds 5] [--duration 10] [--todos 100000]
 """
 
 from __future__ import annotations

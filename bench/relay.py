@@ -8,7 +8,7 @@ relays as a commit does, and times commit -> the N-th message on the broker's
 queue (``notification.events`` in Redis, where nothing consumes it). The queue
 is then read to check that every event is there exactly once.
 
-    .venv/bin/python bench/relay.py [--rounds 3] [--events 5000]
+    ./manage-all.sh bench relay [--rounds 3] [--events 5000]
 
 Needs PostgreSQL (``TODO_DATABASE_URL`` and the other ``*_DATABASE_URL``):
 several relays share the work with ``SELECT ... FOR UPDATE SKIP LOCKED``, which

@@ -7,7 +7,7 @@ drives both with Lua scripts (bench/lua/): a POST body, and PATCHes that
 complete todos the POST runs created, each once. Prints req/s, p50 and p99
 per round and min/median/max.
 
-    .venv/bin/python bench/writes.py [--rounds 3] [--duration 10] [--connections 8]
+    ./manage-all.sh bench writes [--rounds 3] [--duration 10] [--connections 8]
 
 Set ``TODO_DATABASE_URL`` (and the other ``*_DATABASE_URL``) to PostgreSQL, as
 the targets are measured (docs/spec/targets.md, "Performance"); otherwise the
