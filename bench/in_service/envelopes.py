@@ -2,7 +2,7 @@
 
 Neither the relay nor the notification worker looks a todo up, so the relay and
 notification benchmarks send events about made-up todos (ids from a random
-start at 10**9 or more). Django must be set up first (:func:`setup`).
+start at 10**9 or more). Django must be set up first (:func:`bench.in_service.setup`).
 """
 
 from __future__ import annotations

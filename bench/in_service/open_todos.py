@@ -1,4 +1,6 @@
-"""``python -m bench.in_service.open_todos --user ID --tag TAG --count N`` in todo_project.
+"""A user's open todos, inserted straight into the todo database; prints their ids.
+
+    python -m bench.in_service.open_todos --user ID --tag TAG --count N   # in todo_project/
 
 N open todos of a user, titled ``"TAG 0"`` ... ``"TAG N-1"``, inserted in one
 transaction straight into the todo database (no events: bench/pipeline.py

@@ -1,7 +1,8 @@
-"""``python -m bench.in_service.outbox_counts`` in todo_project.
+"""How many rows the outbox holds, and how many are not published yet.
 
-Prints the outbox's rows and how many of them are not published yet, on one
-line: ``TOTAL PENDING`` (bench/writes.py, after its runs).
+    python -m bench.in_service.outbox_counts   # in todo_project/
+
+Prints ``TOTAL PENDING`` on one line (bench/writes.py, after its runs).
 """
 
 from __future__ import annotations

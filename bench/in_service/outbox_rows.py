@@ -1,4 +1,6 @@
-"""``python -m bench.in_service.outbox_rows --count N --tag TAG --relays R`` in todo_project.
+"""Outbox rows in one transaction, then relays woken; prints the commit time.
+
+    python -m bench.in_service.outbox_rows --count N --tag TAG --relays R   # in todo_project/
 
 N ``todo.completed`` rows in the outbox (envelopes built and validated as
 ``emit_event`` does), committed in one transaction; then R waiting relays are

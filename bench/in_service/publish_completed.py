@@ -1,4 +1,6 @@
-"""``python -m bench.in_service.publish_completed --count N --user ID --tag TAG`` in todo_project.
+"""``todo.completed`` events published straight to the notification worker's queue.
+
+    python -m bench.in_service.publish_completed --count N --user ID --tag TAG   # in todo_project/
 
 N ``todo.completed`` events of a user published straight to the notification
 worker's queue, as the outbox relay publishes them

@@ -1,4 +1,6 @@
-"""``python -m bench.in_service.todo_history --big ID --small ID --count N`` in todo_project.
+"""A big user's todos spread over time and a small user's 20, for bench/reads.py.
+
+    python -m bench.in_service.todo_history --big ID --small ID --count N   # in todo_project/
 
 The todos bench/reads.py reads: the big user's N spread over the last N minutes,
 half of them completed and the priorities mixed (so about one in six is open
