@@ -1,7 +1,9 @@
 """What every benchmark shares: a private copy of the suite, wrk, accounts, figures.
 
 Each benchmark starts its own copy (``manage-all.sh up -d`` on free ports, in a
-temporary ``VAR_DIR``), so it runs beside a suite a developer already has up.
+temporary ``VAR_DIR``; manage_all/harness.py, as the end-to-end tests do), so it
+runs beside a suite a developer already has up. What a benchmark runs inside a
+service's Django project is in bench/in_service/ (``Suite.in_service``).
 PostgreSQL is used when ``TODO_DATABASE_URL`` (and the other ``*_DATABASE_URL``)
 are set, as the targets are measured (docs/spec/targets.md, "Performance");
 otherwise the suite's SQLite default.
@@ -21,7 +23,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 import uuid
 from dataclasses import dataclass, field
 from email.parser import BytesHeaderParser
@@ -30,136 +31,82 @@ from types import TracebackType
 from typing import Any
 
 import requests
-from manage_all import catalog
-from manage_all.settings import Paths, load, service_environment
-from manage_all.supervision import Supervisor
-from servicekit.testing import free_port
+from manage_all.harness import DATABASE_VARIABLES, SuiteCopy, SuiteError
+from manage_all.settings import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
-MANAGE_ALL = ROOT / "manage-all.sh"
 PYTHON = ROOT / ".venv" / "bin" / "python"
-PORT_VARIABLES = {service.name: service.port_variable for service in catalog.SERVICES}
-PROJECTS = {service.name: ROOT / service.folder for service in catalog.database_services()}
-# Variables of the caller's shell that must not leak into the copy.
-SUITE_VARIABLES = (
-    "REDIS_URL",
-    "SMTP_HOST",
-    "SMTP_PORT",
-    "TODO_SERVICE_URL",
-    "USER_SERVICE_URL",
-    "NOTIFICATION_SERVICE_URL",
-    "DATABASE_URL",
-    "EMBEDDED_REDIS_PORT",
-)
 TICKS = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
+# What a benchmark sets unless it measures the suite's defaults.
+BENCH_SETTINGS = {
+    # The gateway's limits stay on, high enough not to refuse the benchmark.
+    "GATEWAY_RATE_LIMIT": "100000000/min",
+    "GATEWAY_ANON_RATE_LIMIT": "100000000/min",
+    "GATEWAY_LOGIN_RATE_LIMIT": "100000000/min",
+    "USER_LOGIN_RATE_LIMIT": "100000000/min",
+    # One token for the whole run, which outlasts the default 5-minute lifetime.
+    "JWT_ACCESS_LIFETIME_SECONDS": "3600",
+}
 
 
 # --- the suite ----------------------------------------------------------------
 
 
-class Suite:
-    """A copy of the suite in a temporary VAR_DIR; ``with Suite(...) as suite:`` runs it."""
+class Suite(SuiteCopy):
+    """A benchmark's copy of the suite (manage_all/harness.py) in a temporary VAR_DIR.
+
+    ``with Suite(...) as suite:`` starts it, and stops and removes it afterwards.
+    It runs on the databases in the caller's ``*_DATABASE_URL`` when they are set.
+    """
 
     def __init__(self, name: str, *, defaults: bool = False) -> None:
         """``defaults``: the suite's own settings, not raised limits and quiet logs."""
-        self.var_dir = Path(tempfile.mkdtemp(prefix=f"bench-{name}-"))
-        self.ports = {service: free_port() for service in PORT_VARIABLES}
-        self.env = {k: v for k, v in os.environ.items() if k not in SUITE_VARIABLES}
-        self.env.update({variable: str(self.ports[s]) for s, variable in PORT_VARIABLES.items()})
-        self.env.update({"FLOWER_PORT": str(free_port()), "VAR_DIR": str(self.var_dir)})
-        if defaults:
-            return
-        self.env.update(
-            {
-                # The gateway's limits stay on, high enough not to refuse the benchmark.
-                "GATEWAY_RATE_LIMIT": "100000000/min",
-                "GATEWAY_ANON_RATE_LIMIT": "100000000/min",
-                "GATEWAY_LOGIN_RATE_LIMIT": "100000000/min",
-                "USER_LOGIN_RATE_LIMIT": "100000000/min",
-                # One token for the whole run, which outlasts the default 5-minute lifetime.
-                "JWT_ACCESS_LIFETIME_SECONDS": "3600",
-                "LOG_LEVEL": os.environ.get("LOG_LEVEL", "WARNING"),
-            }
-        )
-
-    def __enter__(self) -> Suite:
-        self.up()
-        return self
+        env = {v: os.environ[v] for v in DATABASE_VARIABLES.values() if os.environ.get(v)}
+        if not defaults:
+            env.update(BENCH_SETTINGS, LOG_LEVEL=os.environ.get("LOG_LEVEL", "WARNING"))
+        super().__init__(Path(tempfile.mkdtemp(prefix=f"bench-{name}-")), env)
 
     def __exit__(
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        self.down()
+        super().__exit__(kind, exc, tb)
         shutil.rmtree(self.var_dir, ignore_errors=True)
 
-    def manage(self, *args: str, **extra_env: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(  # noqa: S603 - our own script
-            [str(MANAGE_ALL), *args],
-            env={**self.env, **extra_env},
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-
-    def up(self) -> float:
-        """``manage-all.sh up -d``; returns the seconds it took (until every process is ready)."""
-        started = time.monotonic()
-        result = self.manage("up", "-d")
-        if result.returncode != 0:
-            self.down()
-            raise SystemExit(f"manage-all.sh up -d failed:\n{result.stdout}{result.stderr}")
-        return time.monotonic() - started
-
-    def down(self) -> None:
-        self.manage("down")
+    def up(self, **extra_env: str) -> float:
+        """``up -d``: the seconds until every process was ready; a failure ends the benchmark."""
+        try:
+            return super().up(**extra_env)
+        except SuiteError as error:
+            raise SystemExit(str(error)) from None
 
     def start(self, process: str, **extra_env: str) -> None:
-        result = self.manage("start", process, **extra_env)
-        if result.returncode != 0:
-            raise SystemExit(f"manage-all.sh start {process} failed:\n{result.stderr}")
-
-    def stop(self, process: str) -> None:
-        self.manage("stop", process)
-
-    def url(self, service: str = "api-gateway") -> str:
-        return f"http://127.0.0.1:{self.ports[service]}"
-
-    def settings(self) -> dict[str, str]:
-        """The ports and URLs ``up`` resolved (``VAR_DIR/run/suite.json``)."""
-        resolved = load(Paths(self.var_dir))
-        if resolved is None:
-            raise SystemExit(f"no suite runs in {self.var_dir}")
-        return resolved
+        try:
+            super().start(process, **extra_env)
+        except SuiteError as error:
+            raise SystemExit(str(error)) from None
 
     def database(self) -> str:
         return "PostgreSQL" if "postgres" in self.settings()["TODO_DATABASE_URL"] else "SQLite"
 
-    def service_env(self, service: str) -> dict[str, str]:
-        """The environment manage-all.sh gives a service's processes."""
-        return {**self.env, **service_environment(self.settings(), catalog.service(service))}
+    def in_service(self, service: str, module: str, **options: object) -> str:
+        """``python -m bench.in_service.MODULE --OPTION VALUE ...`` in the service's project.
 
-    def shell(self, service: str, code: str) -> str:
-        """Run Python in a project (``manage.py shell -c``) against this suite; its stdout."""
-        result = subprocess.run(  # noqa: S603 - our own interpreter and project
-            [str(PYTHON), "manage.py", "shell", "--verbosity", "0", "-c", code],
-            cwd=PROJECTS[service],
-            env=self.service_env(service),
-            capture_output=True,
-            text=True,
-            check=False,
-        )
+        The modules in bench/in_service/ set Django up with the project's settings;
+        they run with the environment manage-all.sh gives the service's processes.
+        Returns what the module printed.
+        """
+        python_path = os.pathsep.join(filter(None, [str(ROOT), self.env.get("PYTHONPATH")]))
+        arguments = [part for name, value in options.items() for part in (f"--{name}", str(value))]
+        command = [str(PYTHON), "-m", f"bench.in_service.{module}", *arguments]
+        result = self.run_in_service(service, *command, PYTHONPATH=python_path)
         if result.returncode != 0:
-            raise SystemExit(f"manage.py shell in {service} failed:\n{result.stderr}")
+            raise SystemExit(f"bench.in_service.{module} in {service} failed:\n{result.stderr}")
         return result.stdout
-
-    def mail_dir(self) -> Path:
-        return self.var_dir / "mail" / "new"
 
     def processes(self) -> dict[str, list[int]]:
         """Each process of the suite, with everything in its process group (workers)."""
-        leaders = {pid: name for name, pid in Supervisor(Paths(self.var_dir)).pids().items()}
+        leaders = {pid: name for name, pid in self.pids().items()}
         found: dict[str, list[int]] = {name: [] for name in leaders.values()}
         for pid, fields in _proc_stats().items():
             group = int(fields[2])  # the supervisor starts each process in a group of its own
@@ -405,26 +352,3 @@ def this_command() -> str:
 
 def megabytes(value: float) -> str:
     return f"{value / 2**20:.0f} MB"
-
-
-# Python for ``Suite.shell("todo-service", ...)``: todo.completed envelopes as the todo
-# service builds them, for todos that need not exist (the consumer does not look them up).
-COMPLETED_ENVELOPE = """
-import random
-from django.utils import timezone
-from servicekit import events
-
-FIRST_TODO_ID = random.randrange(10**9, 2 * 10**9)
-
-def completed_envelope(n, user_id, title):
-    todo_id = FIRST_TODO_ID + n
-    envelope = events.build_envelope(
-        event_type="todo.completed", source="todo-service", subject=f"todos/{todo_id}",
-        data={
-            "todo_id": todo_id, "user_id": user_id, "title": title,
-            "completed_at": events.isoformat(timezone.now()), "version": 2,
-        },
-    )
-    events.validate(envelope)
-    return envelope
-"""

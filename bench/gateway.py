@@ -10,7 +10,7 @@ gateway, todo-service and Redis spent per request during the 8-connection
 runs: unlike req/s, that hardly moves when other work shares the machine, so
 it says what the gateway costs even where the ratio is noise.
 
-    .venv/bin/python bench/gateway.py [--rounds 5] [--duration 10] [--path /todos]
+    ./manage-all.sh bench gateway [--rounds 5] [--duration 10] [--path /todos]
 
 PostgreSQL is used when ``TODO_DATABASE_URL`` (and the other ``*_DATABASE_URL``)
 are set, as the targets are measured (docs/spec/targets.md, "Performance");

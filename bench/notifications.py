@@ -12,7 +12,7 @@ event takes what production takes: the claim in the notification database,
 the user's address from user-service (cached after the first), rendering,
 SMTP, the receipt in Redis.
 
-    .venv/bin/python bench/notifications.py [--rounds 3] [--events 500]
+    ./manage-all.sh bench notifications [--rounds 3] [--events 500]
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ import uuid
 from collections import Counter
 
 from common import (
-    COMPLETED_ENVELOPE,
     Account,
     Mailbox,
     Suite,
@@ -33,20 +32,14 @@ from common import (
     this_command,
 )
 
-PUBLISH = """
-from servicekit.outbox import publisher
-with publisher.publishing() as publish:
-    for n in range({count}):
-        publish(completed_envelope(n, {user_id}, f"{tag} {{n}}"))
-"""
-
 
 def one_run(
     suite: Suite, account: Account, mailbox: Mailbox, concurrency: int, events: int
 ) -> float:
     tag = f"notification-bench-{uuid.uuid4().hex[:8]}"
-    code = COMPLETED_ENVELOPE + PUBLISH.format(count=events, user_id=account.user_id, tag=tag)
-    suite.shell("todo-service", code)
+    suite.in_service(
+        "todo-service", "publish_completed", count=events, user=account.user_id, tag=tag
+    )
     suite.start("notification-worker", NOTIFICATION_WORKER_CONCURRENCY=str(concurrency))
     try:
         deadline = time.monotonic() + 600

@@ -11,7 +11,7 @@ accept time is the modification time of the message file the suite's sink
 matched to todos by their subject (each todo's title is unique); duplicates are
 counted by Message-ID (``<event id>@notification-service``).
 
-    .venv/bin/python bench/pipeline.py [--rate 20] [--duration 60] [--rounds 1]
+    ./manage-all.sh bench pipeline [--rate 20] [--duration 60] [--rounds 1]
 """
 
 from __future__ import annotations
@@ -29,17 +29,6 @@ import requests
 from common import Account, Mailbox, Suite, figure, header, percentile, sign_up, this_command
 
 SUBJECT_PREFIX = "Todo completed: "
-
-SEED = """
-import json
-from django.db import transaction
-from todos.models import Todo
-with transaction.atomic():
-    todos = Todo.objects.bulk_create(
-        Todo(user_id={user_id}, title=f"{tag} {{n}}") for n in range({count})
-    )
-print(json.dumps([todo.id for todo in todos]))
-"""
 
 
 def complete_all(
@@ -82,7 +71,7 @@ def one_round(suite: Suite, account: Account, args: argparse.Namespace) -> dict[
     count = round(args.rate * args.duration)
     tag = f"pipeline-{uuid.uuid4().hex[:8]}"
     ids = json.loads(
-        suite.shell("todo-service", SEED.format(user_id=account.user_id, tag=tag, count=count))
+        suite.in_service("todo-service", "open_todos", user=account.user_id, tag=tag, count=count)
     )
     titles = {todo_id: f"{tag} {n}" for n, todo_id in enumerate(ids)}
     committed = complete_all(suite.url(), account, ids, args.rate)

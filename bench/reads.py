@@ -9,7 +9,7 @@ responses are the same size and only the query differs. ``wrk`` with one
 connection fetches each user's page through the gateway, alternating, for
 several rounds; the figure is the ratio of the p50 latencies (big / small).
 
-    .venv/bin/python bench/reads.py [--rounds 5] [--duration 10] [--todos 100000]
+    ./manage-all.sh bench reads [--rounds 5] [--duration 10] [--todos 100000]
 """
 
 from __future__ import annotations
@@ -20,40 +20,6 @@ import time
 from common import Run, Suite, figure, header, require_wrk, sign_up, this_command, wrk
 
 PATH = "/todos?completed=false&priority=high"
-
-SEED = """
-import random
-from datetime import timedelta
-from django.db import connection, transaction
-from django.utils import timezone
-from todos.models import Priority, Todo
-
-# Spread over time like real todos, not all stamped with this instant.
-Todo._meta.get_field("created_at").auto_now_add = False
-Todo._meta.get_field("updated_at").auto_now = False
-now = timezone.now()
-rng = random.Random(11)
-
-def todo(user_id, n, total, matching):
-    completed = False if matching else rng.random() < 0.5
-    priority = Priority.HIGH if matching else rng.choice(list(Priority))
-    moment = now - timedelta(minutes=total - n)
-    return Todo(
-        user_id=user_id, title=f"todo {{n}}", completed=completed, priority=priority,
-        created_at=moment, updated_at=moment, completed_at=moment if completed else None,
-    )
-
-with transaction.atomic():
-    Todo.objects.bulk_create(
-        (todo({big}, n, {count}, False) for n in range({count})), batch_size=5000
-    )
-    Todo.objects.bulk_create(todo({small}, n, 20, True) for n in range(20))
-# What autovacuum does to a table that grew over months: statistics for the planner,
-# and the visibility map that lets COUNT(*) answer from the index alone.
-if connection.vendor == "postgresql":
-    with connection.cursor() as cursor:
-        cursor.execute(f"VACUUM ANALYZE {{Todo._meta.db_table}}")
-"""
 
 
 def main() -> None:
@@ -68,8 +34,8 @@ def main() -> None:
         gateway = suite.url()
         big, small = sign_up(gateway), sign_up(gateway)
         started = time.monotonic()
-        suite.shell(
-            "todo-service", SEED.format(big=big.user_id, small=small.user_id, count=args.todos)
+        suite.in_service(
+            "todo-service", "todo_history", big=big.user_id, small=small.user_id, count=args.todos
         )
         header(suite, this_command())
         print(f"inserted {args.todos} + 20 todos in {time.monotonic() - started:.1f} s")

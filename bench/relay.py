@@ -8,7 +8,7 @@ relays as a commit does, and times commit -> the N-th message on the broker's
 queue (``notification.events`` in Redis, where nothing consumes it). The queue
 is then read to check that every event is there exactly once.
 
-    .venv/bin/python bench/relay.py [--rounds 3] [--events 5000]
+    ./manage-all.sh bench relay [--rounds 3] [--events 5000]
 
 Needs PostgreSQL (``TODO_DATABASE_URL`` and the other ``*_DATABASE_URL``):
 several relays share the work with ``SELECT ... FOR UPDATE SKIP LOCKED``, which
@@ -26,39 +26,12 @@ from collections import Counter
 from pathlib import Path
 
 import redis
-from common import (
-    COMPLETED_ENVELOPE,
-    PROJECTS,
-    PYTHON,
-    Suite,
-    figure,
-    header,
-    this_command,
-)
+from common import PYTHON, Suite, figure, header, this_command
+from manage_all import catalog
+from manage_all.settings import ROOT
 from servicekit.outbox.testing import published_messages
 
 QUEUE = "notification.events"
-
-SEED = """
-import time
-from django.db import transaction
-from servicekit.outbox.models import OutboxMessage
-from servicekit.outbox.services import wake_relay
-
-rows = []
-for n in range({count}):
-    envelope = completed_envelope(n, 1, f"{tag} {{n}}")
-    rows.append(OutboxMessage(
-        event_id=envelope["id"], event_type=envelope["type"], subject=envelope["subject"],
-        envelope=envelope,
-    ))
-with transaction.atomic():
-    OutboxMessage.objects.bulk_create(rows, batch_size=2000)
-committed = time.time()
-for _ in range({relays}):  # as {relays} commits would: each wakes one waiting relay
-    wake_relay()
-print(committed)
-"""
 
 
 def start_relays(suite: Suite, count: int, log_dir: Path) -> list[subprocess.Popen[bytes]]:
@@ -76,7 +49,7 @@ def start_relays(suite: Suite, count: int, log_dir: Path) -> list[subprocess.Pop
             relays.append(
                 subprocess.Popen(  # noqa: S603 - our own interpreter and project
                     [str(PYTHON), "manage.py", "relay_outbox"],
-                    cwd=PROJECTS["todo-service"],
+                    cwd=ROOT / catalog.service("todo-service").folder,
                     env=env,
                     stdout=output,
                     stderr=subprocess.STDOUT,
@@ -97,8 +70,10 @@ def one_run(suite: Suite, relays: int, events: int, log_dir: Path) -> float:
     processes = start_relays(suite, relays, log_dir)
     try:
         tag = f"relay-bench-{uuid.uuid4().hex[:8]}"
-        code = COMPLETED_ENVELOPE + SEED.format(count=events, relays=relays, tag=tag)
-        committed = float(suite.shell("todo-service", code).split()[-1])
+        printed = suite.in_service(
+            "todo-service", "outbox_rows", count=events, tag=tag, relays=relays
+        )
+        committed = float(printed.split()[-1])
         deadline = time.monotonic() + 600
         while broker.llen(QUEUE) < events:
             if time.monotonic() > deadline:

@@ -7,7 +7,7 @@ status, p50/p99 per kind, and the resident memory (RSS, and PSS, which splits
 pages shared between forked workers) of every process of the suite at the start
 and at the end. Exits non-zero if any request got a 5xx or no answer.
 
-    .venv/bin/python bench/soak.py [--rate 20] [--duration 120] [--users 5]
+    ./manage-all.sh bench soak [--rate 20] [--duration 120] [--users 5]
 """
 
 from __future__ import annotations

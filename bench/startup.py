@@ -9,7 +9,7 @@ is ready), reads the memory of every process it started (with their workers),
 and stops the suite again. RSS counts pages shared between forked workers once
 per process; PSS splits them, so it is the better sum.
 
-    .venv/bin/python bench/startup.py [--rounds 3]
+    ./manage-all.sh bench startup [--rounds 3]
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ drives both with Lua scripts (bench/lua/): a POST body, and PATCHes that
 complete todos the POST runs created, each once. Prints req/s, p50 and p99
 per round and min/median/max.
 
-    .venv/bin/python bench/writes.py [--rounds 3] [--duration 10] [--connections 8]
+    ./manage-all.sh bench writes [--rounds 3] [--duration 10] [--connections 8]
 
 Set ``TODO_DATABASE_URL`` (and the other ``*_DATABASE_URL``) to PostgreSQL, as
 the targets are measured (docs/spec/targets.md, "Performance"); otherwise the
@@ -95,11 +95,7 @@ def main() -> None:
                     f"  note: {patch.requests} PATCHes for {len(ids)} open todos: "
                     f"{patch.requests - len(ids)} repeated a completed one (no change, no event)"
                 )
-        pending = suite.shell(
-            "todo-service",
-            "from servicekit.outbox.models import OutboxMessage as M;"
-            "print(M.objects.count(), M.objects.pending().count())",
-        ).split()
+        pending = suite.in_service("todo-service", "outbox_counts").split()
         print()
         for name, name_runs in runs.items():
             figure(f"{name} req/s", [r.rps for r in name_runs])

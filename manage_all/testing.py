@@ -25,7 +25,14 @@ SUITES = (
     "e2e",
     "browser",
 )
-TYPED = ("shared", "gateway_project", "todo_project", "user_project", "notification_project")
+TYPED = (
+    "shared",
+    "gateway_project",
+    "todo_project",
+    "user_project",
+    "notification_project",
+    "bench",
+)
 BIN = Path(sys.executable).parent
 
 

@@ -72,7 +72,7 @@ class User:
 def completion_mail(suite: Suite) -> Counter[str]:
     """How many times each todo's completion email arrived, by subject."""
     subjects: Counter[str] = Counter()
-    for path in (suite.var_dir / "mail" / "new").iterdir():
+    for path in suite.mail_dir().iterdir():
         message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
         if str(message["Subject"]).startswith(SUBJECT):
             subjects[str(message["Subject"]).removeprefix(SUBJECT)] += 1

@@ -41,7 +41,7 @@ class Gateway:
 
 def mails(suite: Suite) -> list[EmailMessage]:
     """Every message the SMTP sink accepted (a Maildir under the suite's var/mail)."""
-    folder = suite.var_dir / "mail" / "new"
+    folder = suite.mail_dir()
     return [
         email.message_from_bytes(path.read_bytes(), policy=email.policy.default)  # type: ignore[misc]
         for path in sorted(folder.iterdir())

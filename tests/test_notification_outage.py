@@ -35,7 +35,7 @@ def suite(tmp_path_factory: pytest.TempPathFactory, postgres: PostgresServer) ->
 
 
 def subjects_to(suite: Suite, address: str) -> list[str]:
-    folder = suite.var_dir / "mail" / "new"
+    folder = suite.mail_dir()
     messages = [
         email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
         for path in folder.iterdir()

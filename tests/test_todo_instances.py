@@ -21,8 +21,6 @@ from collections.abc import Iterator
 
 import pytest
 import requests
-from manage_all import catalog
-from manage_all.settings import service_environment
 from servicekit.testing import free_ports, wait_for
 
 from gateway_support import bearer, register_and_login
@@ -39,12 +37,7 @@ class Instance:
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        todo = catalog.service("todo-service")
-        env = {
-            **self.suite.env,
-            **service_environment(self.suite.settings(), todo),
-            "PORT": str(self.port),
-        }
+        env = {**self.suite.service_env("todo-service"), "PORT": str(self.port)}
         log = (self.suite.var_dir / "log" / f"todo-service-{self.port}.log").open("ab")
         self.process = subprocess.Popen(
             [str(ROOT / ".venv" / "bin" / "gunicorn"), "-c", "gunicorn.conf.py"],
