@@ -109,10 +109,14 @@ def test_good_settings_run_the_management_command(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("env_vars", "expected"),
     [
-        ({}, "2 4 30 True None gthread"),
+        ({}, "2 10000 30 True None servicekit.server.EdgeWorker"),
         (
-            {"GUNICORN_WORKERS": "5", "GUNICORN_THREADS": "8", "GUNICORN_TIMEOUT": "90"},
-            "5 8 90 True None gthread",
+            {
+                "GUNICORN_WORKERS": "5",
+                "GUNICORN_WORKER_CONNECTIONS": "800",
+                "GUNICORN_TIMEOUT": "90",
+            },
+            "5 800 90 True None servicekit.server.EdgeWorker",
         ),
     ],
 )
@@ -121,7 +125,8 @@ def test_gunicorn_settings_and_their_environment_overrides(
 ) -> None:
     code = (
         "import servicekit.gunicorn as g; "
-        "print(g.workers, g.threads, g.timeout, g.preload_app, g.accesslog, g.worker_class)"
+        "print(g.workers, g.worker_connections, g.timeout, g.preload_app, g.accesslog,"
+        " g.worker_class)"
     )
 
     result = run_python(tmp_path, code, "", **env_vars)

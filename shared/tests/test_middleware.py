@@ -216,3 +216,35 @@ def test_a_non_numeric_content_length_is_a_bad_request(client: Client) -> None:
         "detail": "Content-Length is not a number.",
         "code": "bad_content_length",
     }
+
+
+class StalledBody:
+    """A request body whose sender stopped: the server's deadline fails the read."""
+
+    def read(self, *args: object) -> bytes:
+        raise TimeoutError("request body not received in time")
+
+    readline = read
+
+
+def test_a_body_that_stops_arriving_is_answered_408_and_logged_once(
+    client: Client, json_logs: LogLines
+) -> None:
+    # when the view reads a body that stalled
+    response = client.generic(
+        "POST",
+        "/echo",
+        b'{"k": 1}',
+        content_type="application/json",
+        **{"wsgi.input": StalledBody()},
+    )
+
+    # then
+    assert response.status_code == 408
+    assert response.json() == {
+        "detail": "The request body stopped arriving before it was complete.",
+        "code": "request_timeout",
+    }
+    lines = json_logs()
+    assert [line["status"] for line in lines if line["message"] == "request"] == [408]
+    assert [line for line in lines if line["level"] == "ERROR"] == []

@@ -1,4 +1,4 @@
-"""The gateway's gunicorn sizing: one process, eight threads, unless the environment says so."""
+"""The gateway's gunicorn settings: one gevent process and its deadlines, or the environment's."""
 
 from __future__ import annotations
 
@@ -12,10 +12,13 @@ import pytest
 CONF = Path(__file__).resolve().parents[2] / "gunicorn.conf.py"
 
 
-def sizing(**env: str) -> str:
+def settings(**env: str) -> str:
     code = (
         f"import runpy; c = runpy.run_path({str(CONF)!r}); "
-        "print(c['workers'], c['threads'], c['worker_class'])"
+        "from gunicorn.util import load_class; "
+        "worker = load_class(c['worker_class']); "
+        "print(c['workers'], c['worker_connections'], worker.__name__, c['keepalive'], "
+        "worker.client_timeout)"
     )
     clean = {k: v for k, v in os.environ.items() if not k.startswith("GUNICORN_")}
     result = subprocess.run(
@@ -28,14 +31,33 @@ def sizing(**env: str) -> str:
 @pytest.mark.parametrize(
     ("env", "expected"),
     [
-        ({}, "1 8 gthread"),
-        ({"GUNICORN_WORKERS": "3", "GUNICORN_THREADS": "16"}, "3 16 gthread"),
+        ({}, "1 10000 EdgeWorker 5 8.0"),
+        (
+            {
+                "GUNICORN_WORKERS": "3",
+                "GUNICORN_WORKER_CONNECTIONS": "500",
+                "GUNICORN_CLIENT_TIMEOUT": "30",
+            },
+            "3 500 EdgeWorker 5 30.0",
+        ),
     ],
 )
-def test_workers_and_threads_and_their_overrides(env: dict[str, str], expected: str) -> None:
-    assert sizing(**env) == expected
+def test_workers_connections_deadlines_and_their_overrides(
+    env: dict[str, str], expected: str
+) -> None:
+    assert settings(**env) == expected
 
 
-def test_a_bad_thread_count_stops_gunicorn_with_one_line() -> None:
-    with pytest.raises(AssertionError, match="GUNICORN_THREADS: 'many' is not a whole number"):
-        sizing(GUNICORN_THREADS="many")
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"GUNICORN_WORKERS": "many"}, "GUNICORN_WORKERS: 'many' is not a whole number"),
+        (
+            {"GUNICORN_CLIENT_TIMEOUT": "3"},
+            "GUNICORN_CLIENT_TIMEOUT: '3' is not a number of seconds > 5",
+        ),
+    ],
+)
+def test_a_bad_setting_stops_gunicorn_with_one_line(env: dict[str, str], message: str) -> None:
+    with pytest.raises(AssertionError, match=message):
+        settings(**env)

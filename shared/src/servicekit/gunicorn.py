@@ -1,11 +1,28 @@
 """gunicorn settings every service shares; a project's ``gunicorn.conf.py`` star-imports them.
 
 Each value can be overridden from the environment (``GUNICORN_WORKERS`` ...).
+The worker is :class:`servicekit.server.EdgeWorker` (gevent, one greenlet per
+connection, deadlines for slow clients); gunicorn reads this file before it
+loads Django, which is where gevent must patch the standard library.
 """
 
-import os
-import sys
-from typing import Any
+from gevent import monkey
+
+monkey.patch_all()
+
+# psycopg2 waits on PostgreSQL through gevent too (services with a database).
+try:
+    from psycogreen.gevent import patch_psycopg
+except ImportError:  # api-gateway: no database, no psycopg2
+    pass
+else:
+    patch_psycopg()
+
+import os  # noqa: E402
+import sys  # noqa: E402
+from typing import Any  # noqa: E402
+
+from servicekit import server  # noqa: E402
 
 
 def env_count(variable: str, default: int) -> int:
@@ -20,14 +37,18 @@ def env_count(variable: str, default: int) -> int:
 
 
 workers = env_count("GUNICORN_WORKERS", 2)
-threads = env_count("GUNICORN_THREADS", 4)
-worker_class = "gthread"
+worker_class = "servicekit.server.EdgeWorker"
+# Connections one worker holds at once, slow and idle ones included (each a
+# greenlet of a few kilobytes); the process's descriptor limit must allow them.
+worker_connections = env_count("GUNICORN_WORKER_CONNECTIONS", 10000)
 # Load Django once in the master: a bad setting stops the service before any
 # worker forks (with one clear line), and workers share the loaded code.
 preload_app = True
 timeout = env_count("GUNICORN_TIMEOUT", 30)
 graceful_timeout = 10
-keepalive = 5
+# Seconds a connection may take to send a request head, first or next (kept alive).
+# GUNICORN_CLIENT_TIMEOUT (servicekit.server) bounds the body and every read and write.
+keepalive = server.HEAD_TIMEOUT
 # Django's LOGGING (JSON) takes over gunicorn's loggers once the app is loaded;
 # servicekit's access-log middleware writes the per-request line.
 accesslog = None
@@ -64,9 +85,9 @@ __all__ = [
     "keepalive",
     "post_fork",
     "preload_app",
-    "threads",
     "timeout",
     "worker_class",
+    "worker_connections",
     "worker_exit",
     "workers",
 ]

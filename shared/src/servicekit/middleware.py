@@ -1,4 +1,4 @@
-"""Request id, body-size limit and access log, as plain Django middleware."""
+"""Request id, body limits (size and time) and access log, as plain Django middleware."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import time
 import uuid
 from collections.abc import Callable
 
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse, UnreadablePostError
 from django.utils.functional import empty
 
 from servicekit.context import request_id_var
@@ -53,7 +53,10 @@ class RequestIdMiddleware:
 
 
 class BodySizeLimitMiddleware:
-    """413 for a declared body larger than ``MAX_BODY_BYTES``, before any view reads it."""
+    """413 for a declared body larger than ``MAX_BODY_BYTES``, before any view reads it;
+    408 when the body stops arriving while a view reads it (the server's stall
+    deadline, servicekit.server, fails the read and Django raises
+    ``UnreadablePostError``). The access log line records either, once."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -76,6 +79,17 @@ class BodySizeLimitMiddleware:
                 status=413,
             )
         return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if not isinstance(exception, UnreadablePostError):
+            return None
+        return JsonResponse(
+            {
+                "detail": "The request body stopped arriving before it was complete.",
+                "code": "request_timeout",
+            },
+            status=408,
+        )
 
 
 class AccessLogMiddleware:
