@@ -6,7 +6,7 @@ import base64
 import json
 import logging
 import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from django.test import Client
@@ -231,12 +231,9 @@ def test_a_body_that_stops_arriving_is_answered_408_and_logged_once(
     client: Client, json_logs: LogLines
 ) -> None:
     # when the view reads a body that stalled
+    stalled: dict[str, Any] = {"wsgi.input": StalledBody()}
     response = client.generic(
-        "POST",
-        "/echo",
-        b'{"k": 1}',
-        content_type="application/json",
-        **{"wsgi.input": StalledBody()},
+        "POST", "/echo", b'{"k": 1}', content_type="application/json", **stalled
     )
 
     # then

@@ -1,6 +1,6 @@
 """The HTTP server worker every service runs: gunicorn's gevent worker, with deadlines.
 
-Why gevent (docs/decisions/0010-http-server-for-slow-clients.md): a threaded
+Why gevent (docs/decisions/0008-http-server-for-slow-clients.md): a threaded
 worker reads each request inside one of its few threads, so a handful of
 clients that send their request a byte at a time hold every thread and the
 service stops answering anyone. Here each connection is a greenlet, which
