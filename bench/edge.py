@@ -30,11 +30,14 @@ import subprocess
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import requests
 from common import (
+    TICKS,
     Run,
     Suite,
+    cpu_ticks,
     create_todos,
     header,
     megabytes,
@@ -190,12 +193,16 @@ def main() -> None:
         print(f"target {args.target}; {args.slow} slow heads, {args.slow} slow bodies, "
               f"{args.idle} idle keep-alive; descriptors {hard}")  # fmt: skip
 
+        ticks = cpu_ticks(suite, (args.target,))[args.target]
         baseline, command = wrk(target + "/todos", account.token, duration=args.duration,
                                 connections=CONNECTIONS)  # fmt: skip
+        baseline_ticks = cpu_ticks(suite, (args.target,))[args.target] - ticks
         print(f"  {command}")
         rss_before = memory(suite).get(args.target, (0, 0))[0]
         attack = Attack(suite.ports[args.target], account.token)
         thread, until = in_thread(attack, args.slow, args.idle)
+        ticks = cpu_ticks(suite, (args.target,))[args.target]
+        attacker = resource.getrusage(resource.RUSAGE_SELF)
         try:
             attacked = wrk(target + "/todos", account.token, duration=args.duration,
                            connections=CONNECTIONS)[0]  # fmt: skip
@@ -207,6 +214,11 @@ def main() -> None:
             print(f"  wrk under attack failed: {(str(said).strip().splitlines() or ['?'])[0]}")
             attacked = Run(rps=0.0, p50_ms=float("inf"), p99_ms=float("inf"))
         rss_during = memory(suite).get(args.target, (0, 0))[0]
+        attacked_ticks = cpu_ticks(suite, (args.target,))[args.target] - ticks
+        attacker_after = resource.getrusage(resource.RUSAGE_SELF)
+        attacker_s = (attacker_after.ru_utime + attacker_after.ru_stime) - (
+            attacker.ru_utime + attacker.ru_stime
+        )
         time.sleep(GRACE_S)
         until.set()
         thread.join(timeout=60)
@@ -218,6 +230,10 @@ def main() -> None:
         print(f"under attack        {attacked.rps:8.1f} req/s  p99 {attacked.p99_ms:7.1f} ms  "
               f"{bar(attacked.p99_ms, P99_BAR_MS, at_most=True)}")  # fmt: skip
         print(f"throughput ratio    {ratio:8.2f}  {bar(ratio, THROUGHPUT_BAR, at_most=False)}")
+        # On a small machine the attack competes for the same cores: say how much it took.
+        print(f"{args.target} CPU   {cpu_share(baseline_ticks, args.duration)} of a core alone, "
+              f"{cpu_share(attacked_ticks, args.duration)} under attack; the attacking "
+              f"clients (this process) {attacker_s / args.duration:.0%}")  # fmt: skip
         for kind in ("slow head", "slow body", "idle"):
             times = attack.cut_off.get(kind, [])
             left = attack.still_open.get(kind, 0)
@@ -234,6 +250,7 @@ def main() -> None:
         print(f"{args.target} RSS   {megabytes(rss_before)} before, {megabytes(rss_during)} during")
 
         before = suite.pids()
+        descriptors_before = descriptors(suite, args.target)
         probe_result: list[tuple[int, int, float]] = []
         prober = threading.Thread(
             target=lambda: probe_result.append(probe(target + "/health", 6)), daemon=True
@@ -243,9 +260,26 @@ def main() -> None:
         prober.join(timeout=30)
         answered, failed, slowest = probe_result[0] if probe_result else (0, 0, 0.0)
         restarted = sorted(name for name, pid in suite.pids().items() if before.get(name) != pid)
+        time.sleep(args.duration)  # the server's deadlines close what the flood left open
         print(f"flood of {args.flood}     {refused} refused or timed out at connect; /health "
               f"{answered} answered, {failed} failed, slowest {slowest:.0f} ms; "
-              f"restarted: {', '.join(restarted) or 'none'}")  # fmt: skip
+              f"restarted: {', '.join(restarted) or 'none'}; open descriptors "
+              f"{descriptors_before} before, {descriptors(suite, args.target)} after")  # fmt: skip
+
+
+def cpu_share(ticks: int, seconds: float) -> str:
+    return f"{ticks / TICKS / seconds:.0%}"
+
+
+def descriptors(suite: Suite, name: str) -> int:
+    """Open file descriptors of a process and its workers."""
+    count = 0
+    for pid in suite.processes().get(name, []):
+        try:
+            count += len(list(Path(f"/proc/{pid}/fd").iterdir()))
+        except OSError:
+            continue
+    return count
 
 
 if __name__ == "__main__":
