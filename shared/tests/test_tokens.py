@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
 import time
 from typing import Any
 
@@ -154,6 +155,77 @@ def test_unknown_kids_refetch_the_key_set_at_most_once_per_interval(
 
     # then user-service's JWKS was asked once more, not twenty times
     assert len(fetches) == fetched + 1
+
+
+class SlowJwks:
+    """A JWKS provider that holds its answer until released, counting the fetches."""
+
+    def __init__(self, jwks: Any) -> None:
+        self.jwks = jwks
+        self.fetching = threading.Event()
+        self.release = threading.Event()
+        self.fetches = 0
+
+    def __call__(self) -> dict[str, Any]:
+        self.fetches += 1
+        self.fetching.set()
+        assert self.release.wait(10)
+        return dict(self.jwks())
+
+
+def key_for_in_thread(kid: str, results: dict[str, Any]) -> threading.Thread:
+    def run() -> None:
+        try:
+            results[threading.current_thread().name] = tokens.keyset.key_for(kid)
+        except tokens.InvalidToken as exc:
+            results[threading.current_thread().name] = exc
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread
+
+
+def wait_until_blocked(thread: threading.Thread) -> None:
+    """Give a thread that must now wait on the key set's lock time to get there."""
+    thread.join(0.3)
+    assert thread.is_alive()
+
+
+@pytest.mark.parametrize("first_kid", ["same key", "another key"])
+def test_requests_arriving_during_a_key_fetch_wait_for_it(
+    token_factory: TokenFactory, first_kid: str
+) -> None:
+    # given a process that has not fetched the keys yet (or one that meets a rotated
+    # key: the first request asks for a kid not yet known), whose fetch is slow
+    published = list(token_factory.jwks()["keys"])
+    slow = SlowJwks(lambda: {"keys": list(published)})
+    token_factory.jwks = slow  # type: ignore[method-assign]
+    kid = token_factory.kid
+    if first_kid == "another key":
+        slow.release.set()
+        tokens.keyset.key_for(token_factory.kid)  # the keys as they were before
+        slow.release.clear()
+        slow.fetching.clear()
+        slow.fetches = 0
+        rotated = TokenFactory(kid="test-key-2")
+        published += rotated.jwks()["keys"]
+        kid = rotated.kid
+    results: dict[str, Any] = {}
+
+    # when one request starts the fetch and another with the same kid arrives meanwhile
+    first = key_for_in_thread(kid, results)
+    assert slow.fetching.wait(5)
+    second = key_for_in_thread(kid, results)
+    wait_until_blocked(second)
+    slow.release.set()
+    first.join(5)
+    second.join(5)
+
+    # then both get the key, from one fetch
+    key = tokens.keyset.current(kid)
+    assert key is not None
+    assert results == {first.name: key, second.name: key}
+    assert slow.fetches == 1
 
 
 def test_user_tokens_are_refused_on_service_endpoints(client: Client, token_factory) -> None:

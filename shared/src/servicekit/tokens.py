@@ -48,55 +48,71 @@ class InvalidToken(Exception):
 
 
 class KeySet:
-    """The public keys by ``kid``, refreshed from the JWKS when stale or on an unknown ``kid``."""
+    """The public keys by ``kid``, refreshed from the JWKS when stale or on an unknown ``kid``.
+
+    One request fetches at a time; the others wait for its result rather than
+    fetching again, or refusing a token whose key is on its way.
+    """
 
     def __init__(self) -> None:
         self._keys: dict[str, Any] = {}
-        self._fetched_at = 0.0
+        # Never fetched is stale whatever the clock says (a machine's monotonic clock
+        # starts near zero at boot).
+        self._fetched_at = -math.inf
         # Refetches caused by an unknown kid are limited on their own clock: a routine
         # fetch just before a rotation must not make the new key wait for the interval.
         self._unknown_kid_fetched_at = -math.inf
         self._lock = threading.Lock()
 
     def key_for(self, kid: str) -> Any:
-        now = time.monotonic()
-        if now - self._fetched_at > servicekit_settings.JWKS_CACHE_SECONDS:
-            self._refresh(now)
+        self._refresh_if_stale()
         key = self._keys.get(kid)
-        interval = servicekit_settings.JWKS_REFETCH_INTERVAL
-        if key is None and now - self._unknown_kid_fetched_at > interval:
-            self._unknown_kid_fetched_at = now
-            self._refresh(now)
-            key = self._keys.get(kid)
+        if key is None:
+            with self._lock:  # a fetch in flight may be bringing it
+                key = self._keys.get(kid)
+                now = time.monotonic()
+                interval = servicekit_settings.JWKS_REFETCH_INTERVAL
+                if key is None and now - self._unknown_kid_fetched_at > interval:
+                    self._unknown_kid_fetched_at = now
+                    self._fetch(now)
+                    key = self._keys.get(kid)
         if key is None:
             raise InvalidToken("Token is signed with an unknown key.")
         return key
 
     def current(self, kid: str) -> Any:
         """The key now known for ``kid`` (``None`` if none); refreshes a stale set first."""
-        if time.monotonic() - self._fetched_at > servicekit_settings.JWKS_CACHE_SECONDS:
-            self._refresh(time.monotonic())
+        self._refresh_if_stale()
         return self._keys.get(kid)
 
     def clear(self) -> None:
         with self._lock:
-            self._keys, self._fetched_at = {}, 0.0
+            self._keys, self._fetched_at = {}, -math.inf
             self._unknown_kid_fetched_at = -math.inf
 
-    def _refresh(self, now: float) -> None:
-        with self._lock:
-            try:
-                jwks = _load_jwks()
-            except (requests.RequestException, ValueError) as exc:
-                # Keep the keys we have; a user-service blip must not log everyone out.
-                logger.warning("jwks_fetch_failed", extra={"error": str(exc)})
-                self._fetched_at = now
-                return
-            keys = {}
-            for entry in jwks.get("keys", []):
-                if entry.get("kty") == "RSA" and entry.get("kid"):
-                    keys[entry["kid"]] = jwt.PyJWK.from_dict(entry, algorithm=ALGORITHM).key
-            self._keys, self._fetched_at = keys, now
+    def _is_stale(self) -> bool:
+        return time.monotonic() - self._fetched_at > servicekit_settings.JWKS_CACHE_SECONDS
+
+    def _refresh_if_stale(self) -> None:
+        if self._is_stale():
+            with self._lock:
+                if self._is_stale():  # not already refreshed by the request we waited for
+                    self._fetch(time.monotonic())
+
+    def _fetch(self, now: float) -> None:
+        """Fetch the key set; the caller holds the lock."""
+        try:
+            jwks = _load_jwks()
+        except (requests.RequestException, ValueError) as exc:
+            # Keep the keys we have; a user-service blip must not log everyone out.
+            logger.warning("jwks_fetch_failed", extra={"error": str(exc)})
+            self._fetched_at = now
+            return
+        keys = {}
+        for entry in jwks.get("keys", []):
+            if entry.get("kty") == "RSA" and entry.get("kid"):
+                keys[entry["kid"]] = jwt.PyJWK.from_dict(entry, algorithm=ALGORITHM).key
+        self._keys, self._fetched_at = keys, now
 
 
 def _load_jwks() -> dict[str, Any]:
