@@ -138,6 +138,13 @@ def cpu_ticks(suite: Suite, names: tuple[str, ...]) -> dict[str, int]:
     }
 
 
+def worker_ticks(suite: Suite, name: str) -> dict[int, int]:
+    """utime + stime of each process of ``name`` (its master and workers), by pid."""
+    stats = _proc_stats()
+    pids = suite.processes().get(name, [])
+    return {p: int(stats[p][11]) + int(stats[p][12]) for p in pids if p in stats}
+
+
 def memory(suite: Suite) -> dict[str, tuple[int, int]]:
     """(RSS, PSS) in bytes of each process and its workers; PSS splits shared pages."""
     result = {}

@@ -3,13 +3,14 @@
 Starts its own copy of the suite, signs a user up and creates 20 todos; then,
 against one target port (the gateway by default, or a service's own):
 
-1. baseline: ``wrk`` ``GET /todos`` (8 connections) for ``--duration`` seconds;
+1. baseline: ``wrk`` ``GET /todos`` (``--connections``, 8) for ``--duration`` seconds
+   (``/users/me`` on user-service, ``/notifications`` on notification-service);
 2. the same run while ``--slow`` connections send their request head a line
    at a time, ``--slow`` more send a body slower than its ``Content-Length``,
    and ``--idle`` keep-alive connections sit silent after one request: the
-   throughput ratio and p99 against the baseline, how long the server took to
-   cut the slow ones off (a 408 or a close), and the target's memory before
-   and during;
+   throughput ratio and p99 against the baseline, the target's CPU (each
+   process apart), how long the server took to cut the slow ones off (a 408
+   or a close), and the target's memory before and during;
 3. a flood: ``--flood`` connections opened at once and held for 2 s, while a
    client asks ``/health`` once every 0.1 s; how many of those failed, and
    whether the target's processes are the same ones afterwards.
@@ -17,7 +18,7 @@ against one target port (the gateway by default, or a service's own):
 The bars are docs/spec/targets.md, "Targets not yet checked".
 
     ./manage-all.sh bench edge [--target api-gateway] [--slow 1000] [--idle 2000]
-                               [--flood 5000] [--duration 10]
+                               [--flood 5000] [--duration 10] [--connections 8]
 """
 
 from __future__ import annotations
@@ -45,10 +46,16 @@ from common import (
     require_wrk,
     sign_up,
     this_command,
+    worker_ticks,
     wrk,
 )
 
-CONNECTIONS = 8
+# What each target is asked: a normal read (measured), and a route that reads a body.
+READ_PATH = {"user-service": "/users/me", "notification-service": "/notifications"}
+BODY_ROUTE = {
+    "user-service": "POST /auth/register",
+    "notification-service": "PATCH /notifications/preferences",
+}
 P99_BAR_MS = 50
 THROUGHPUT_BAR = 0.9
 CUT_OFF_BAR_S = 10
@@ -62,6 +69,8 @@ class Attack:
 
     port: int
     token: str
+    read_path: str
+    body_route: str
     cut_off: dict[str, list[float]] = field(default_factory=dict)
     still_open: dict[str, int] = field(default_factory=dict)
     refused: int = 0
@@ -105,9 +114,9 @@ class Attack:
         self.stop = asyncio.Event()
         host = f"Host: 127.0.0.1:{self.port}\r\n".encode()
         auth = f"Authorization: Bearer {self.token}\r\n".encode()
-        slow_head = b"GET /todos HTTP/1.1\r\n" + host
+        slow_head = f"GET {self.read_path} HTTP/1.1\r\n".encode() + host
         slow_body = (
-            b"POST /todos HTTP/1.1\r\n" + host + auth
+            f"{self.body_route} HTTP/1.1\r\n".encode() + host + auth
             + b"Content-Type: application/json\r\nContent-Length: 100000\r\n\r\n{"
         )  # fmt: skip
         idle_request = b"GET /health HTTP/1.1\r\n" + host + b"\r\n"
@@ -168,6 +177,12 @@ def probe(url: str, seconds: float) -> tuple[int, int, float]:
     return answered, failed, slowest
 
 
+def split(before: dict[int, int], after: dict[int, int], seconds: float) -> str:
+    """Each process's share of a core between two ``worker_ticks`` readings, busiest first."""
+    used = sorted((after[pid] - before.get(pid, 0) for pid in after), reverse=True)
+    return " / ".join(cpu_share(ticks, seconds) for ticks in used)
+
+
 def bar(value: float, limit: float, *, at_most: bool) -> str:
     met = value <= limit if at_most else value >= limit
     return f"(bar {'≤' if at_most else '≥'} {limit:g}: {'met' if met else 'NOT met'})"
@@ -179,6 +194,7 @@ def main() -> None:
     parser.add_argument("--slow", type=int, default=1000, help="slow heads, and as many bodies")
     parser.add_argument("--idle", type=int, default=2000)
     parser.add_argument("--flood", type=int, default=5000)
+    parser.add_argument("--connections", type=int, default=8, help="wrk's, for normal reads")
     parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run")
     args = parser.parse_args()
     require_wrk()
@@ -194,18 +210,23 @@ def main() -> None:
               f"{args.idle} idle keep-alive; descriptors {hard}")  # fmt: skip
 
         ticks = cpu_ticks(suite, (args.target,))[args.target]
-        baseline, command = wrk(target + "/todos", account.token, duration=args.duration,
-                                connections=CONNECTIONS)  # fmt: skip
+        per_worker = worker_ticks(suite, args.target)
+        read_path = READ_PATH.get(args.target, "/todos")
+        baseline, command = wrk(target + read_path, account.token, duration=args.duration,
+                                connections=args.connections)  # fmt: skip
         baseline_ticks = cpu_ticks(suite, (args.target,))[args.target] - ticks
+        baseline_split = split(per_worker, worker_ticks(suite, args.target), args.duration)
         print(f"  {command}")
         rss_before = memory(suite).get(args.target, (0, 0))[0]
-        attack = Attack(suite.ports[args.target], account.token)
+        body_route = BODY_ROUTE.get(args.target, "POST /todos")
+        attack = Attack(suite.ports[args.target], account.token, read_path, body_route)
         thread, until = in_thread(attack, args.slow, args.idle)
         ticks = cpu_ticks(suite, (args.target,))[args.target]
+        per_worker = worker_ticks(suite, args.target)
         attacker = resource.getrusage(resource.RUSAGE_SELF)
         try:
-            attacked = wrk(target + "/todos", account.token, duration=args.duration,
-                           connections=CONNECTIONS)[0]  # fmt: skip
+            attacked = wrk(target + read_path, account.token, duration=args.duration,
+                           connections=args.connections)[0]  # fmt: skip
         except (SystemExit, subprocess.CalledProcessError) as exc:
             # Error responses, or wrk could not even connect: the attack won.
             said = (
@@ -215,6 +236,7 @@ def main() -> None:
             attacked = Run(rps=0.0, p50_ms=float("inf"), p99_ms=float("inf"))
         rss_during = memory(suite).get(args.target, (0, 0))[0]
         attacked_ticks = cpu_ticks(suite, (args.target,))[args.target] - ticks
+        attacked_split = split(per_worker, worker_ticks(suite, args.target), args.duration)
         attacker_after = resource.getrusage(resource.RUSAGE_SELF)
         attacker_s = (attacker_after.ru_utime + attacker_after.ru_stime) - (
             attacker.ru_utime + attacker.ru_stime
@@ -234,6 +256,9 @@ def main() -> None:
         print(f"{args.target} CPU   {cpu_share(baseline_ticks, args.duration)} of a core alone, "
               f"{cpu_share(attacked_ticks, args.duration)} under attack; the attacking "
               f"clients (this process) {attacker_s / args.duration:.0%}")  # fmt: skip
+        # Each worker process apart: one saturated worker beside an idle one is a
+        # question of which process accepted the measured connections.
+        print(f"  by process        {baseline_split} alone; {attacked_split} under attack")
         for kind in ("slow head", "slow body", "idle"):
             times = attack.cut_off.get(kind, [])
             left = attack.still_open.get(kind, 0)
