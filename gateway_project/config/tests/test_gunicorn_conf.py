@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import resource
 import subprocess
 import sys
 from pathlib import Path
@@ -61,3 +62,25 @@ def test_workers_connections_deadlines_and_their_overrides(
 def test_a_bad_setting_stops_gunicorn_with_one_line(env: dict[str, str], message: str) -> None:
     with pytest.raises(AssertionError, match=message):
         settings(**env)
+
+
+def test_the_workers_may_hold_as_many_descriptors_as_the_hard_limit_allows() -> None:
+    # given a process started with a small soft limit on open files (1,024 is common)
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    small = min(256, hard)
+    code = (
+        f"import runpy, resource; runpy.run_path({str(CONF)!r}); "
+        "print(*resource.getrlimit(resource.RLIMIT_NOFILE))"
+    )
+
+    # when gunicorn reads its settings
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (small, hard)),
+    )
+
+    # then the soft limit is the hard one: every slow or idle connection is a descriptor
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [str(hard), str(hard)]

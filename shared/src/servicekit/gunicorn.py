@@ -19,6 +19,7 @@ else:
     patch_psycopg()
 
 import os  # noqa: E402
+import resource  # noqa: E402
 import sys  # noqa: E402
 from typing import Any  # noqa: E402
 
@@ -36,6 +37,20 @@ def env_count(variable: str, default: int) -> int:
     return int(raw)
 
 
+def raise_descriptor_limit() -> int:
+    """Lift the soft limit on open files to the hard one; the limit now in force.
+
+    Every connection a worker holds is a descriptor, and soft limits are often
+    1,024 where the hard limit (the container engine's, the node's) is far higher.
+    """
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        return hard
+    return soft
+
+
+raise_descriptor_limit()
 workers = env_count("GUNICORN_WORKERS", 2)
 worker_class = "servicekit.server.EdgeWorker"
 # Connections one worker holds at once, slow and idle ones included (each a
