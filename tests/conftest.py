@@ -5,15 +5,10 @@ Each fixture stops what it started, also when a test fails.
 
 from __future__ import annotations
 
-import glob
-import os
-import shutil
-import tempfile
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
-from servicekit.testing import RedisServer, free_port
+from servicekit.testing import RedisServer
 
 from support import DATABASE_VARIABLES, PostgresServer, Suite
 
@@ -69,26 +64,9 @@ def shared_suite(
 @pytest.fixture(scope="session")
 def postgres() -> Iterator[PostgresServer]:
     """A real PostgreSQL server of the tests' own, on a free port."""
-    candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
-    found = candidates[-1] if candidates else shutil.which("initdb")
-    assert found, "PostgreSQL server binaries (initdb, pg_ctl) are needed for these tests"
-    # PostgreSQL refuses to run as root: as root, the cluster belongs to "postgres",
-    # in a directory that user can reach (pytest's own tmp dirs are private to root).
-    user = "postgres" if os.geteuid() == 0 else None
-    base = Path(tempfile.mkdtemp(prefix="e2e-postgres-"))
-    data_dir = base / "data"
-    data_dir.mkdir()
-    if user:
-        base.chmod(0o755)
-        shutil.chown(data_dir, user=user)
-    server = PostgresServer(
-        bindir=Path(found).parent, data_dir=data_dir, port=free_port(), user=user
-    )
-    server.run("initdb", "-D", str(data_dir), "-U", "postgres", "-A", "trust", "--no-sync")
-    server.start()
+    server = PostgresServer.create()
     yield server
-    server.stop()
-    shutil.rmtree(base, ignore_errors=True)
+    server.remove()
 
 
 @pytest.fixture

@@ -245,3 +245,35 @@ def test_a_body_that_stops_arriving_is_answered_408_and_logged_once(
     lines = json_logs()
     assert [line["status"] for line in lines if line["message"] == "request"] == [408]
     assert [line for line in lines if line["level"] == "ERROR"] == []
+
+
+def test_a_database_that_cannot_be_reached_is_a_503_the_caller_may_retry(
+    client: Client, closed_port: int, json_logs: LogLines, django_db_blocker: Any
+) -> None:
+    # given a view whose database does not answer (nothing listens on its port)
+    from test_health import extra_database
+
+    unreachable = {
+        "ENGINE": "django.db.backends.postgresql",
+        "HOST": "127.0.0.1",
+        "PORT": str(closed_port),
+        "NAME": "gone",
+        "USER": "postgres",
+        "OPTIONS": {"connect_timeout": 2},
+    }
+    with django_db_blocker.unblock(), extra_database("gone", unreachable):
+        # when it is asked
+        response = client.get("/db/gone")
+
+    # then the caller is told to come back, not that the service is broken
+    assert response.status_code == 503
+    assert response["Retry-After"] == "1"
+    assert response.json() == {
+        "detail": "The service cannot reach its database; try again in a moment.",
+        "code": "database_unavailable",
+    }
+    lines = json_logs()
+    assert [line["message"] for line in lines if line["level"] == "WARNING"] == [
+        "database_unavailable"
+    ]
+    assert [line for line in lines if line["level"] == "ERROR"] == []

@@ -6,6 +6,7 @@ import logging
 
 from django.core.exceptions import PermissionDenied, SuspiciousOperation
 from django.http import Http404, HttpRequest, HttpResponse
+from django.urls import path
 from rest_framework.decorators import (
     api_view,
     authentication_classes,
@@ -34,6 +35,18 @@ class QuotaExceeded(ServiceError):
     status_code = 429
     default_detail = "Too many todos."
     default_code = "quota_exceeded"
+
+
+@api_view(["GET"])
+@authentication_classes([])
+@permission_classes([])
+def database_query(request: Request, alias: str) -> Response:
+    """A query on the database ``alias``: a 503 when that database cannot be reached."""
+    from django.db import connections
+
+    with connections[alias].cursor() as cursor:
+        cursor.execute("SELECT 1")
+    return Response({"ok": True})
 
 
 @api_view(["GET"])
@@ -120,6 +133,7 @@ def django_suspicious(request: HttpRequest) -> HttpResponse:
 
 
 urlpatterns = [
+    path("db/<str:alias>", database_query),
     *health_urlpatterns,
     *metrics_urlpatterns,
     *optional_slash("errors/field", field_error, name="field-error"),

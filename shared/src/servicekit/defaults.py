@@ -17,6 +17,7 @@ MIDDLEWARE: list[str] = [
     "servicekit.events.middleware.TraceContextMiddleware",
     "servicekit.middleware.AccessLogMiddleware",
     "servicekit.middleware.BodySizeLimitMiddleware",
+    "servicekit.middleware.DatabaseUnavailableMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",

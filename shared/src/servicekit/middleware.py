@@ -7,6 +7,7 @@ import time
 import uuid
 from collections.abc import Callable
 
+from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse, UnreadablePostError
 from django.utils.functional import empty
 
@@ -15,6 +16,7 @@ from servicekit.metrics.defs import HTTP_REQUEST_DURATION, HTTP_REQUESTS
 from servicekit.settings import servicekit_settings
 
 access_logger = logging.getLogger("servicekit.access")
+logger = logging.getLogger(__name__)
 
 REQUEST_ID_HEADER = "X-Request-ID"
 
@@ -90,6 +92,38 @@ class BodySizeLimitMiddleware:
             },
             status=408,
         )
+
+
+class DatabaseUnavailableMiddleware:
+    """503 ``database_unavailable`` when the database cannot be reached, not a 500.
+
+    A database that restarts or fails over is an outage the caller may wait
+    out (the gateway retries an idempotent request on a 503), not a bug:
+    ``OperationalError`` (the server is gone, a connection broke, a deadlock
+    was broken) and ``InterfaceError`` (a connection already closed) say so.
+    The broken connection is dropped at the end of the request, and the next
+    request opens a new one.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if not isinstance(exception, OperationalError | InterfaceError):
+            return None
+        logger.warning("database_unavailable", extra={"error": str(exception).strip()[:300]})
+        response = JsonResponse(
+            {
+                "detail": "The service cannot reach its database; try again in a moment.",
+                "code": "database_unavailable",
+            },
+            status=503,
+        )
+        response["Retry-After"] = "1"
+        return response
 
 
 class AccessLogMiddleware:
