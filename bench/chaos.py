@@ -16,7 +16,7 @@ waits (at most ``--settle`` seconds) until nothing is on its way: every outbox
 row confirmed, every notification sent, every saga finished. Then it checks
 each promise (chaos_support/checks.py) and prints each with its count, the
 availability per route, and the restarts. Exits non-zero if any promise is
-broken, naming the seed to replay the run with.
+broken, naming the random seed to replay the run with.
 
     ./manage-all.sh bench chaos [--seed N|random] [--duration 600] [--rate 20]
                                 [--mean-gap 15] [--settle 300]
@@ -34,6 +34,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import psycopg2
+import redis
 from chaos_support import checks
 from chaos_support.faults import Injector, schedule
 from chaos_support.traffic import MIX, Record, Traffic
@@ -129,7 +130,8 @@ def run(
     found.append(reads)
     settled = checks.Check(f"the suite settled within {SETTLE_BAR_S} s of the last fault", 1)
     if settled_after is None:
-        settled.fail(f"not settled after {args.settle:g} s: {checks.unsettled(databases)}")
+        left = checks.unsettled(databases, databases["REDIS_URL"])
+        settled.fail(f"not settled after {args.settle:g} s: {left}")
     elif settled_after > SETTLE_BAR_S:
         settled.fail(f"settled after {settled_after:.0f} s")
     settled.note = f"{settled_after:.0f} s" if settled_after is not None else ""
@@ -170,9 +172,9 @@ def settle(suite: Suite, limit: float, started: float) -> float | None:
     deadline = time.monotonic() + limit
     while time.monotonic() < deadline:
         try:
-            if not checks.unsettled(databases):
+            if not checks.unsettled(databases, databases["REDIS_URL"]):
                 return time.monotonic() - started
-        except psycopg2.Error:
+        except (psycopg2.Error, redis.RedisError):
             pass  # the database is coming back
         time.sleep(1)
     return None

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg2
+import redis
 
 from chaos_support.faults import HTTP_SERVICES, Fault
 from chaos_support.traffic import DELETED, Exchange, User
@@ -74,28 +75,49 @@ def service_of(path: str) -> str:
 # --- settling ---------------------------------------------------------------------
 
 
-def unsettled(databases: dict[str, str]) -> dict[str, int]:
-    """What is still on its way: outbox rows without a receipt, notifications not final,
+RECEIPT_PREFIX = "event-receipt:"  # servicekit.events.receipts
+
+
+def unconfirmed(databases: dict[str, str], redis_url: str) -> dict[str, list[str]]:
+    """Outbox rows, by service, not yet published or without the consumer's receipt.
+
+    The relay marks a row delivered only when it looks at old rows
+    (``OUTBOX_REDELIVER_AFTER_SECONDS``); the receipt in Redis is the consumer's
+    word as soon as it is done, so that is what is read here.
+    """
+    client = redis.Redis.from_url(redis_url)
+    found: dict[str, list[str]] = {}
+    for service, variable in (("todo-service", "TODO_DATABASE_URL"),
+                              ("user-service", "USER_DATABASE_URL")):  # fmt: skip
+        rows = query(
+            databases[variable],
+            "SELECT event_id::text, published_at IS NOT NULL FROM outbox_message"
+            " WHERE delivered_at IS NULL",
+        )
+        published = [event_id for event_id, is_published in rows if is_published]
+        receipts = client.mget([RECEIPT_PREFIX + e for e in published]) if published else []
+        missing = [e for e, is_published in rows if not is_published]
+        missing += [e for e, receipt in zip(published, receipts, strict=True) if not receipt]
+        if missing:
+            found[service] = missing
+    return found
+
+
+def unsettled(databases: dict[str, str], redis_url: str) -> dict[str, int]:
+    """What is still on its way: events without a receipt, notifications not final,
     sagas not finished. Empty when the suite has settled."""
     counts = {
-        "todo outbox rows not confirmed": query(
-            databases["TODO_DATABASE_URL"],
-            "SELECT count(*) FROM outbox_message WHERE delivered_at IS NULL",
-        )[0][0],
-        "user outbox rows not confirmed": query(
-            databases["USER_DATABASE_URL"],
-            "SELECT count(*) FROM outbox_message WHERE delivered_at IS NULL",
-        )[0][0],
-        "notifications pending or sending": query(
-            databases["NOTIFICATION_DATABASE_URL"],
-            "SELECT count(*) FROM notifications_notification"
-            " WHERE status IN ('pending', 'sending')",
-        )[0][0],
-        "sagas running or compensating": query(
-            databases["USER_DATABASE_URL"],
-            "SELECT count(*) FROM sagas_saga WHERE status IN ('running', 'compensating')",
-        )[0][0],
+        f"{service} events not confirmed": len(events)
+        for service, events in unconfirmed(databases, redis_url).items()
     }
+    counts["notifications pending or sending"] = query(
+        databases["NOTIFICATION_DATABASE_URL"],
+        "SELECT count(*) FROM notifications_notification WHERE status IN ('pending', 'sending')",
+    )[0][0]
+    counts["sagas running or compensating"] = query(
+        databases["USER_DATABASE_URL"],
+        "SELECT count(*) FROM sagas_saga WHERE status IN ('running', 'compensating')",
+    )[0][0]
     return {name: count for name, count in counts.items() if count}
 
 
@@ -109,7 +131,7 @@ class Evidence:
     todos: dict[int, tuple[int, str, str, str, bool, bool]]  # id -> user, fields, archived
     completed_events: dict[str, tuple[int, int]]  # event id -> (todo id, user id)
     registered_events: dict[str, int]  # event id -> user id
-    undelivered: int
+    undelivered: dict[str, list[str]]  # service -> events without a receipt
     users: dict[int, bool]  # user id -> is_active
     sagas: dict[int, list[tuple[str, str]]]  # user id -> [(saga id, status)]
     notifications: dict[str, tuple[str, int, str]]  # event id -> (status, user, last error)
@@ -117,6 +139,7 @@ class Evidence:
 
     @classmethod
     def read(cls, databases: dict[str, str], messages: Iterable[str]) -> Evidence:
+        """``databases``: what ``up`` resolved (the ``*_DATABASE_URL``s and ``REDIS_URL``)."""
         todo_db = databases["TODO_DATABASE_URL"]
         user_db = databases["USER_DATABASE_URL"]
         notification_db = databases["NOTIFICATION_DATABASE_URL"]
@@ -144,10 +167,7 @@ class Evidence:
                 " WHERE event_type = 'user.registered'",
             )
         }
-        undelivered = sum(
-            query(db, "SELECT count(*) FROM outbox_message WHERE delivered_at IS NULL")[0][0]
-            for db in (todo_db, user_db)
-        )
+        undelivered = unconfirmed(databases, databases["REDIS_URL"])
         sagas: dict[int, list[tuple[str, str]]] = defaultdict(list)
         for saga_id, user_id, status in query(
             user_db, "SELECT id, user_id, status FROM sagas_saga ORDER BY created_at"
@@ -291,8 +311,8 @@ def check_sagas(users: list[User], evidence: Evidence) -> list[Check]:
     final = Check("every account deletion finished: deleted everywhere, or fully usable", 0)
     outbox = Check("every outbox row delivered and confirmed", 0)
     outbox.count = len(evidence.completed_events) + len(evidence.registered_events)
-    if evidence.undelivered:
-        outbox.fail(f"{evidence.undelivered} outbox rows without a consumer's receipt")
+    for service, events in evidence.undelivered.items():
+        outbox.fail(f"{service}: {len(events)} events without a consumer's receipt: {events[:3]}")
     notification_users = {user for _, user, _ in evidence.notifications.values()}
     todo_users = {row[0] for row in evidence.todos.values()}
     for user in users:

@@ -58,9 +58,11 @@ class Fault:
         return f"{self.at:6.1f} s  {self.kind}{mode} {self.target}, {self.seconds:.1f} s"
 
 
-def schedule(seed: int, duration: float, mean_gap: float, processes: list[str]) -> list[Fault]:
+def schedule(
+    random_seed: int, duration: float, mean_gap: float, processes: list[str]
+) -> list[Fault]:
     """The faults of a run of ``duration`` seconds, a fault every ``mean_gap`` s on average."""
-    chooser = random.Random(seed)  # noqa: S311 - a fault schedule, not a secret
+    chooser = random.Random(random_seed)  # noqa: S311 - a fault schedule, not a secret
     busy_until: dict[str, float] = {}
     faults: list[Fault] = []
     at = WARM_UP

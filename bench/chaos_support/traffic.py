@@ -157,11 +157,11 @@ class Record:
 class Traffic:
     """The simulated users and what they do; ``step()`` is one scheduled request slot."""
 
-    def __init__(self, gateway: str, seed: int, record: Record) -> None:
+    def __init__(self, gateway: str, random_seed: int, record: Record) -> None:
         self.gateway = gateway
         self.record = record
         self.users: list[User] = []
-        self.random = random.Random(seed)  # noqa: S311 - a load mix, not a secret
+        self.random = random.Random(random_seed)  # noqa: S311 - a load mix, not a secret
         self._choose = threading.Lock()
         self._local = threading.local()
         self.skipped_slots = 0  # every user was busy
