@@ -19,7 +19,10 @@ availability per route, and the restarts. Exits non-zero if any promise is
 broken, naming the random seed to replay the run with.
 
     ./manage-all.sh bench chaos [--seed N|random] [--duration 600] [--rate 20]
-                                [--mean-gap 15] [--settle 300]
+                                [--mean-gap 15] [--settle 300] [--keep-logs DIR]
+
+With ``LOG_LEVEL=INFO`` in the environment the logs keep every request's
+access line (the benchmarks log warnings only).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from __future__ import annotations
 import argparse
 import random
 import re
+import shutil
 import sys
 import threading
 import time
@@ -56,6 +60,9 @@ def main() -> int:
     parser.add_argument("--rate", type=float, default=20.0, help="requests per second")
     parser.add_argument("--mean-gap", type=float, default=15.0, help="seconds between faults")
     parser.add_argument("--settle", type=float, default=300.0, help="seconds to wait at most")
+    parser.add_argument(
+        "--keep-logs", type=Path, help="copy the suite's logs here before it is removed"
+    )
     args = parser.parse_args()
     seed = random.SystemRandom().randrange(10**6) if args.seed == "random" else int(args.seed)
     replay = (
@@ -68,7 +75,11 @@ def main() -> int:
         suite = Suite("chaos")
         suite.env.update(postgres.suite_databases("chaos"), **CHAOS_SETTINGS)
         with suite:
-            return run(suite, postgres, seed, replay, args)
+            try:
+                return run(suite, postgres, seed, replay, args)
+            finally:
+                if args.keep_logs:
+                    shutil.copytree(suite.paths.log, args.keep_logs, dirs_exist_ok=True)
     finally:
         postgres.remove()
 
