@@ -51,6 +51,7 @@ CHAOS_SETTINGS = {"JWT_ACCESS_LIFETIME_SECONDS": "300"}
 THREADS = 256  # enough for every request of a slot to wait out a paused service
 SETTLE_BAR_S = 60
 RECOVERY_S = 5.0  # after a service is back, how long its callers may still see it down
+BREAKER_RESET_S = 30.0  # the gateway's GATEWAY_BREAKER_RESET_SECONDS unless the run sets it
 
 
 def main() -> int:
@@ -137,7 +138,8 @@ def run(
         *checks.check_sagas(traffic.users, evidence),
         *checks.check_answers(exchanges),
     ]
-    lines, reads = checks.availability(exchanges, faults, RECOVERY_S)
+    breaker_reset = float(suite.env.get("GATEWAY_BREAKER_RESET_SECONDS", BREAKER_RESET_S))
+    lines, reads = checks.availability(exchanges, faults, RECOVERY_S, breaker_reset)
     found.append(reads)
     settled = checks.Check(f"the suite settled within {SETTLE_BAR_S} s of the last fault", 1)
     if settled_after is None:

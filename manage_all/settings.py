@@ -50,10 +50,26 @@ class Paths:
         return self.run / f"{process}.environment.json"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+def free_port(taken: set[int]) -> int:
+    """A local TCP port nobody listens on now and not in ``taken``, which it joins.
+
+    ``taken`` holds the ports the suite's own processes are configured for but may
+    not have bound yet (they start after the embedded Redis and SMTP sink): the
+    kernel could otherwise hand one of them out here.
+    """
+    held: list[socket.socket] = []
+    try:
+        while True:
+            sock = socket.socket()
+            held.append(sock)
+            sock.bind(("127.0.0.1", 0))
+            port = int(sock.getsockname()[1])
+            if port not in taken:
+                taken.add(port)
+                return port
+    finally:
+        for sock in held:
+            sock.close()
 
 
 def resolve(paths: Paths, environ: Mapping[str, str] = os.environ) -> dict[str, str]:
@@ -69,10 +85,12 @@ def resolve(paths: Paths, environ: Mapping[str, str] = os.environ) -> dict[str, 
             default = f"http://127.0.0.1:{port}"
             settings[service.url_variable] = environ.get(service.url_variable) or default
     settings["FLOWER_PORT"] = environ.get("FLOWER_PORT") or str(catalog.DEFAULT_FLOWER_PORT)
+    configured = [settings[s.port_variable] for s in catalog.SERVICES] + [settings["FLOWER_PORT"]]
+    taken = {int(port) for port in configured if port.isdigit()}
     if environ.get("REDIS_URL"):
         settings.update(REDIS_URL=environ["REDIS_URL"], EMBEDDED_REDIS="")
     else:
-        port = environ.get("EMBEDDED_REDIS_PORT") or str(free_port())
+        port = environ.get("EMBEDDED_REDIS_PORT") or str(free_port(taken))
         settings.update(
             REDIS_URL=f"redis://127.0.0.1:{port}/0", EMBEDDED_REDIS="1", EMBEDDED_REDIS_PORT=port
         )
@@ -81,7 +99,7 @@ def resolve(paths: Paths, environ: Mapping[str, str] = os.environ) -> dict[str, 
             SMTP_HOST=environ["SMTP_HOST"], SMTP_PORT=environ.get("SMTP_PORT") or "25", SMTP_SINK=""
         )
     else:
-        port = environ.get("SMTP_PORT") or str(free_port())
+        port = environ.get("SMTP_PORT") or str(free_port(taken))
         settings.update(SMTP_HOST="127.0.0.1", SMTP_PORT=port, SMTP_SINK="1")
     for name, default in catalog.WORKER_DEFAULTS.items():
         settings[name] = environ.get(name) or default

@@ -216,3 +216,35 @@ def test_request_ids_reach_the_json_logs(make_suite) -> None:
     assert line["status"] == 200
     assert line["method"] == "GET"
     assert isinstance(line["duration_ms"], float)
+
+
+def test_the_embedded_redis_and_smtp_ports_are_never_ones_the_suite_set_aside(
+    tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import manage_all.settings as suite_settings
+
+    # given a kernel that offers, as free, the ports the services are configured for
+    # (nothing listens on them yet: the services start after Redis and the sink)
+    variables = [*SERVICES.values(), "FLOWER_PORT"]
+    environ = {variable: str(9001 + number) for number, variable in enumerate(variables)}
+    offered = iter([9002, 9005, 9100, 9001, 9100, 9200])
+    closed: list[int] = []
+
+    class Socket:
+        def bind(self, address: tuple[str, int]) -> None:
+            self.port = next(offered)
+
+        def getsockname(self) -> tuple[str, int]:
+            return ("127.0.0.1", self.port)
+
+        def close(self) -> None:
+            closed.append(self.port)
+
+    monkeypatch.setattr(suite_settings.socket, "socket", Socket)
+
+    # when up resolves the ports of the processes it starts first
+    settings = suite_settings.resolve(suite_settings.Paths(tmp_path), environ)
+
+    # then Redis and the SMTP sink get ports of their own, and every probe is let go
+    assert (settings["EMBEDDED_REDIS_PORT"], settings["SMTP_PORT"]) == ("9100", "9200")
+    assert sorted(closed) == [9001, 9002, 9005, 9100, 9100, 9200]

@@ -387,12 +387,20 @@ def down_windows(faults: list[Fault], recovery: float) -> dict[str, list[tuple[f
 
 
 def availability(
-    exchanges: list[Exchange], faults: list[Fault], recovery: float
+    exchanges: list[Exchange], faults: list[Fault], recovery: float, breaker_reset: float
 ) -> tuple[list[str], Check]:
-    """Lines of the share of successful requests per route, and the check on reads."""
-    windows = down_windows(faults, recovery)
+    """Lines of the share of successful requests per route, and the check on reads.
 
-    def in_window(exchange: Exchange) -> bool:
+    A request counts as inside its service's fault from the fault's start until
+    ``recovery`` seconds after the service was back; and, for the check, until
+    the gateway's breaker may have let it through again (``breaker_reset``
+    more): an open breaker keeps refusing a service that is back until its
+    reset time has passed, by design.
+    """
+    strict = down_windows(faults, recovery)
+    lenient = down_windows(faults, recovery + breaker_reset)
+
+    def inside(exchange: Exchange, windows: dict[str, list[tuple[float, float]]]) -> bool:
         service = service_of(exchange.path)
         end = exchange.started + exchange.seconds
         return any(start <= end and exchange.started <= stop for start, stop in windows[service])
@@ -400,24 +408,29 @@ def availability(
     def ok(exchange: Exchange) -> bool:
         return exchange.status is not None and exchange.status < 500 and exchange.status != 429
 
-    lines = []
+    def share(items: list[Exchange]) -> float:
+        return sum(map(ok, items)) / len(items) if items else 1.0
+
+    lines = [
+        f"  {'route':28s} {'requests':>8s} {'ok':>8s}   outside faults, +{recovery:g} s"
+        f"   and + the breaker's {breaker_reset:g} s"
+    ]
     reads = Check("reads through the gateway ≥ 99 % successful outside their service's faults", 0)
     by_route: dict[str, list[Exchange]] = defaultdict(list)
     for exchange in exchanges:
         by_route[exchange.route].append(exchange)
     for route, items in sorted(by_route.items()):
-        outside = [e for e in items if not in_window(e)]
-        share = sum(map(ok, items)) / len(items)
-        share_outside = sum(map(ok, outside)) / len(outside) if outside else 1.0
+        outside = [e for e in items if not inside(e, strict)]
+        beyond = [e for e in items if not inside(e, lenient)]
         lines.append(
-            f"  {route:28s} {len(items):6d} requests  {share:7.2%} ok;  outside their "
-            f"service's faults {len(outside):6d}  {share_outside:7.2%} ok"
+            f"  {route:28s} {len(items):8d} {share(items):8.2%}   {len(outside):6d} "
+            f"{share(outside):8.2%}   {len(beyond):6d} {share(beyond):8.2%}"
         )
         if route.startswith("GET "):
-            reads.count += len(outside)
-            if share_outside < 0.99:
-                failed = Counter((e.status, e.code) for e in outside if not ok(e))
-                reads.fail(f"{route}: {share_outside:.2%} ({dict(failed.most_common(4))})")
+            reads.count += len(beyond)
+            if share(beyond) < 0.99:
+                failed = Counter((e.status, e.code) for e in beyond if not ok(e))
+                reads.fail(f"{route}: {share(beyond):.2%} ({dict(failed.most_common(4))})")
     for kind in sorted({f.kind for f in faults}):
         spans = [(f.began, f.ended) for f in faults if f.kind == kind and f.began is not None]
         during = [
@@ -426,6 +439,5 @@ def availability(
             if any(s is not None and t is not None and s <= e.started <= t for s, t in spans)
         ]
         if during:
-            share = sum(map(ok, during)) / len(during)
-            lines.append(f"  while {kind:20s} {len(during):6d} requests  {share:7.2%} ok")
+            lines.append(f"  while {kind:20s} {len(during):8d} {share(during):8.2%}")
     return lines, reads
