@@ -125,7 +125,7 @@ def run(
     for name in down:
         print(f"  {name} was not running at the end: started again")
         injector.start(name)
-    settled_at = settle(suite, args.settle, started)
+    settled_at, pending = settle(suite, args.settle, started, max(last_fault, traffic_ended))
     settled_after = settled_at - max(last_fault, traffic_ended) if settled_at else None
 
     databases = suite.settings()
@@ -146,7 +146,7 @@ def run(
         left = checks.unsettled(databases, databases["REDIS_URL"])
         settled.fail(f"not settled after {args.settle:g} s: {left}")
     elif settled_after > SETTLE_BAR_S:
-        settled.fail(f"settled after {settled_after:.0f} s")
+        settled.fail(f"settled after {settled_after:.0f} s; {SETTLE_BAR_S} s in: {pending}")
     settled.note = f"{settled_after:.0f} s" if settled_after is not None else ""
     found.append(settled)
     running = checks.Check("every process running at the end", len(processes))
@@ -179,18 +179,26 @@ def run(
     return 0
 
 
-def settle(suite: Suite, limit: float, started: float) -> float | None:
-    """Seconds (since the run began) when nothing was on its way any more, or None."""
+def settle(
+    suite: Suite, limit: float, started: float, since: float
+) -> tuple[float | None, dict[str, int]]:
+    """Seconds (since the run began) when nothing was on its way any more (None: not
+    within ``limit``), and what was still on its way ``SETTLE_BAR_S`` after ``since``."""
     databases = suite.settings()
     deadline = time.monotonic() + limit
+    at_the_bar: dict[str, int] = {}
     while time.monotonic() < deadline:
         try:
-            if not checks.unsettled(databases, databases["REDIS_URL"]):
-                return time.monotonic() - started
+            left = checks.unsettled(databases, databases["REDIS_URL"])
         except (psycopg2.Error, redis.RedisError):
-            pass  # the database is coming back
+            left = {"the databases or Redis not answering": 1}
+        now = time.monotonic() - started
+        if not left:
+            return now, at_the_bar
+        if now <= since + SETTLE_BAR_S:
+            at_the_bar = left
         time.sleep(1)
-    return None
+    return None, at_the_bar
 
 
 def spawned(log: Path) -> dict[str, int]:

@@ -10,7 +10,9 @@ While an erasure is in force, an event for the user sends no email: its
 notification is recorded ``skipped`` ("the account is being deleted") and
 hidden under the same saga, so restore shows it and purge deletes it
 (:func:`notifications.services.notification_record`). A pending notification
-whose email had not gone out yet is not sent either.
+whose email had not gone out yet is not sent either. An event that arrives
+after the purge (it was on its way while the account was deleted) records no
+notification: it is kept as an ignored event ("the account was deleted").
 
 The state machine (idempotency by saga id, restore-before-erase, conflicts)
 is servicekit's :class:`~servicekit.saga.participant.SagaParticipant`.
@@ -26,6 +28,7 @@ from servicekit.saga.participant import Counts, SagaParticipant
 from notifications.models import Erasure, Notification, Preference
 
 ACCOUNT_BEING_DELETED = "the account is being deleted"
+ACCOUNT_DELETED = "the account was deleted"
 
 
 class AccountBeingDeleted(Conflict):

@@ -78,7 +78,8 @@ class ProcessedEvent(models.Model):
     """An event handled without an email: acknowledged, recorded, never handled again."""
 
     class Outcome(models.TextChoices):
-        IGNORED = "ignored"  # a type this service does not consume, or a stale version
+        # a type this service does not consume, a stale version, or a deleted account
+        IGNORED = "ignored"
         FAILED = "failed"  # the envelope or its data broke the contract
 
     # The envelope's id; for an envelope without a usable id, a digest of its content.

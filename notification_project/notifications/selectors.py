@@ -31,3 +31,8 @@ def erasing_saga(*, user_id: int) -> uuid.UUID | None:
         .values_list("saga_id", flat=True)
         .first()
     )
+
+
+def account_deleted(*, user_id: int) -> bool:
+    """Whether an account-deletion saga purged the user's data here: the account is gone."""
+    return Erasure.objects.filter(user_id=user_id, status=Erasure.Status.PURGED).exists()

@@ -31,7 +31,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from notifications import emails
-from notifications.erasure import ACCOUNT_BEING_DELETED, AccountBeingDeleted
+from notifications.erasure import ACCOUNT_BEING_DELETED, ACCOUNT_DELETED, AccountBeingDeleted
 from notifications.events import (
     TODO_COMPLETED,
     USER_REGISTERED,
@@ -43,7 +43,7 @@ from notifications.events import (
 )
 from notifications.integrations import users
 from notifications.models import Notification, Preference, ProcessedEvent
-from notifications.selectors import erasing_saga, preference_get
+from notifications.selectors import account_deleted, erasing_saga, preference_get
 
 logger = logging.getLogger(__name__)
 Status = Notification.Status
@@ -120,6 +120,12 @@ def notification_record(*, event: Event, envelope: dict[str, Any]) -> Notificati
             envelope=envelope,
             outcome=ProcessedEvent.Outcome.IGNORED,
             reason=f"stale: a newer version of {event.subject} than {event.version} was handled",
+        )
+    if account_deleted(user_id=event.user_id):
+        # An event that was on its way while the account was deleted (a redelivery,
+        # a message that waited out an outage): nothing of the account may come back.
+        return processed_event_record(
+            envelope=envelope, outcome=ProcessedEvent.Outcome.IGNORED, reason=ACCOUNT_DELETED
         )
     status, reason = Status.PENDING, ""
     # An account being deleted gets no email; the record is hidden with the rest.

@@ -14,7 +14,7 @@ import pytest
 from django.test import Client
 
 from notifications import services
-from notifications.models import Erasure, Notification, Preference
+from notifications.models import Erasure, Notification, Preference, ProcessedEvent
 from notifications.tests.conftest import OWNER_ID
 from notifications.tests.support import make_notification
 
@@ -203,6 +203,25 @@ def test_an_event_recorded_during_the_erasure_is_purged_with_it(
 
     assert purged["notifications"] == 1
     assert not Notification.objects.filter(user_id=ALICE).exists()
+
+
+def test_an_event_arriving_after_the_account_was_deleted_leaves_nothing_behind(
+    orchestrator, smtp_sink, user_service, todo_completed
+) -> None:
+    # given an account whose deletion has gone through here
+    saga = uuid.uuid4()
+    call(orchestrator, "erase", saga)
+    call(orchestrator, "purge", saga)
+
+    # when an event for it arrives late (it waited out an outage, or came again)
+    envelope = todo_completed(user_id=ALICE)
+    services.event_handle(envelope=envelope)
+
+    # then no email and no notification: it is recorded as ignored, and only that
+    assert smtp_sink.received() == []
+    assert not Notification.objects.filter(user_id=ALICE).exists()
+    processed = ProcessedEvent.objects.get(event_id=envelope["id"])
+    assert (processed.outcome, processed.reason) == ("ignored", "the account was deleted")
 
 
 def test_a_pending_email_is_not_sent_once_the_user_is_erased(
