@@ -29,6 +29,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
+from manage_all import catalog
 from manage_all.harness import SuiteCopy, SuiteError
 from manage_all.postgres import PostgresServer
 from manage_all.supervision import Supervisor
@@ -146,22 +147,24 @@ class Injector:
     def _group(self, name: str) -> int | None:
         return self.suite.pids().get(name)
 
-    def _kill(self, fault: Fault) -> None:
+    def _signal(self, fault: Fault, number: signal.Signals) -> int | None:
+        """Send the signal to the target's process group; its pid, None if it was not running."""
         pid = self._group(fault.target)
         if pid is None:
             fault.notes.append("was not running")
+        else:
+            os.killpg(pid, number)
+        return pid
+
+    def _kill(self, fault: Fault) -> None:
+        pid = self._signal(fault, signal.SIGKILL)
+        if pid is None:
             return
-        os.killpg(pid, signal.SIGKILL)
-        if self._restarted_by_supervisor(fault.target):
+        if catalog.process(fault.target).restart:
             self._wait_for_new_pid(fault, pid)
         else:
             time.sleep(fault.seconds)
             self.start(fault.target, fault)
-
-    def _restarted_by_supervisor(self, name: str) -> bool:
-        from manage_all import catalog
-
-        return catalog.process(name).restart
 
     def _wait_for_new_pid(self, fault: Fault, old: int) -> None:
         deadline = time.monotonic() + START_TIMEOUT
@@ -178,25 +181,21 @@ class Injector:
         self.start(fault.target, fault)
 
     def _pause(self, fault: Fault) -> None:
-        pid = self._group(fault.target)
+        pid = self._signal(fault, signal.SIGSTOP)
         if pid is None:
-            fault.notes.append("was not running")
             return
-        os.killpg(pid, signal.SIGSTOP)
         try:
             time.sleep(fault.seconds)
         finally:
             os.killpg(pid, signal.SIGCONT)
 
-    def _redis_restart(self, fault: Fault) -> None:
-        self.suite.stop("redis")
+    def _stopped_for_a_while(self, fault: Fault) -> None:
+        """``manage-all.sh stop``, then ``start`` again after the fault's seconds."""
+        self.suite.stop(fault.target)
         time.sleep(fault.seconds)
-        self.start("redis", fault)
+        self.start(fault.target, fault)
 
-    def _smtp_refusing(self, fault: Fault) -> None:
-        self.suite.stop("smtp")
-        time.sleep(fault.seconds)
-        self.start("smtp", fault)
+    _redis_restart = _smtp_refusing = _stopped_for_a_while
 
     def _postgres_restart(self, fault: Fault) -> None:
         self.postgres.stop(fault.mode)  # type: ignore[arg-type]

@@ -37,8 +37,8 @@ def env_count(variable: str, default: int) -> int:
     return int(raw)
 
 
-def raise_descriptor_limit() -> int:
-    """Lift the soft limit on open files to the hard one; the limit now in force.
+def raise_descriptor_limit() -> None:
+    """Lift the soft limit on open files to the hard one.
 
     Every connection a worker holds is a descriptor, and soft limits are often
     1,024 where the hard limit (the container engine's, the node's) is far higher.
@@ -46,8 +46,6 @@ def raise_descriptor_limit() -> int:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if hard != resource.RLIM_INFINITY and soft < hard:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-        return hard
-    return soft
 
 
 raise_descriptor_limit()
