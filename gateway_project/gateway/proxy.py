@@ -11,7 +11,8 @@ The rules (docs/spec/api.md, "Header hygiene", "Retries" and "Timeouts and upstr
   502/503/504; at most twice; on another instance when there is one;
 - a refused or unreachable service is a 503 naming it, a slow one a 504 after
   ``GATEWAY_UPSTREAM_TIMEOUT``, a broken response a 502; an open breaker is a
-  503 with ``Retry-After`` without calling the service at all.
+  503 with ``Retry-After`` without calling the service at all; a service's own
+  503 with ``Retry-After`` (it is up, its database is not) does not open it.
 
 Connections come from the instance's urllib3 pool (keep-alive, created once
 per process). ``requests`` would cost about twice the CPU per call here.
@@ -127,7 +128,7 @@ class CircuitOpen(UpstreamFailed):
 
 
 class UnavailableResponse(UpstreamFailed):
-    """The service answered 502/503/504 itself: relayed as it is, but it counts as a failure."""
+    """The service answered 502/503/504 itself: relayed as it is, after the retries."""
 
     def __init__(self, service: str, response: HttpResponse, instance: Instance) -> None:
         super().__init__(service, f"{service} answered {response.status_code}.", instance)
@@ -135,6 +136,14 @@ class UnavailableResponse(UpstreamFailed):
 
     def response(self) -> HttpResponse:
         return self._response
+
+    @property
+    def service_is_up(self) -> bool:
+        """A 503 with ``Retry-After``: the service is running and says when to come back
+        (its database is briefly out of reach, say). The breaker does not count it: the
+        call cost a few milliseconds, and opening would turn a one-second blip into
+        ``GATEWAY_BREAKER_RESET_SECONDS`` of refusals."""
+        return self._response.status_code == 503 and self._response.has_header("Retry-After")
 
 
 @dataclass
@@ -177,6 +186,8 @@ def forward(request: HttpRequest, upstream: Upstream, *, user_id: object = None)
                 last = exc
             # TimedOut is not retried: the client would wait past the timeout.
         assert last is not None  # noqa: S101 - the loop runs at least once
+        if isinstance(last, UnavailableResponse) and last.service_is_up:
+            return last.response()  # relayed, and a success as far as the breaker goes
         raise last
 
     try:

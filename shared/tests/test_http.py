@@ -120,6 +120,34 @@ def test_the_breaker_opens_and_then_refuses_without_calling(peers, settings) -> 
     assert http.HttpClient("notification-service", peer.url).breaker is client.breaker
 
 
+def test_a_503_with_retry_after_is_the_services_error_but_leaves_the_breaker_closed(
+    peers, settings
+) -> None:
+    # given a service that is up but cannot reach its database
+    settings.SERVICEKIT = {**settings.SERVICEKIT, "HTTP_BREAKER_FAIL_MAX": 2}
+    http.reset_breakers()
+    answers = {"down": True}
+
+    def database_blip(method: str, path: str, body: Any) -> Any:
+        if answers["down"]:
+            return 503, {"code": "database_unavailable"}, {"Retry-After": "1"}
+        return 200, {"ok": True}
+
+    peer = peers(database_blip)
+    client = http.HttpClient("user-service", peer.url, retries=0)
+
+    # when more calls than the breaker's limit get that answer, each raises it
+    for _ in range(3):
+        with pytest.raises(http.UpstreamResponseError) as caught:
+            client.get("/internal/users/1")
+        assert caught.value.upstream_code == "database_unavailable"
+
+    # then the breaker stayed closed: the first call after the blip reaches the service
+    answers["down"] = False
+    assert client.get("/internal/users/1") == {"ok": True}
+    assert len(peer.requests) == 4
+
+
 def test_failing_to_get_a_token_counts_against_the_upstreams_breaker(peers, settings) -> None:
     # given an upstream whose token endpoint is down (the token callable fails)
     settings.SERVICEKIT = {**settings.SERVICEKIT, "HTTP_BREAKER_FAIL_MAX": 2}

@@ -208,6 +208,35 @@ def test_the_breaker_opens_after_fail_max_failures_and_closes_after_the_reset(
     assert client.patch("/todos/1", **patch).status_code == 200
 
 
+def test_a_503_with_retry_after_is_relayed_and_leaves_the_breaker_closed(
+    client: Client, token: str, todo: FakeUpstream, settings: Any
+) -> None:
+    # given a service whose database is out of reach: it answers 503 with Retry-After
+    settings.GATEWAY_BREAKER_FAIL_MAX = 3
+    body = {"detail": "The database is unavailable.", "code": "database_unavailable"}
+    todo.behaviour = lambda handler: handler.reply(503, body, {"Retry-After": "1"})
+
+    # when more requests than the breaker's limit get that answer
+    for _ in range(5):
+        response = client.patch(
+            "/todos/1", data={}, content_type="application/json", headers=bearer(token)
+        )
+        # then each client gets the service's own answer
+        assert response.status_code == 503
+        assert response.json() == body
+        assert response["Retry-After"] == "1"
+
+    # and the first request after the database is back goes through
+    todo.behaviour = None
+    assert (
+        client.patch(
+            "/todos/1", data={}, content_type="application/json", headers=bearer(token)
+        ).status_code
+        == 200
+    )
+    assert len(todo.received) == 6
+
+
 def test_two_slow_calls_through_one_breaker_run_in_parallel(
     client: Client, token: str, todo: FakeUpstream
 ) -> None:

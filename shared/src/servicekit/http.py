@@ -8,7 +8,8 @@ Every call another service makes goes through :class:`HttpClient`:
   with an ``Idempotency-Key``), only after a failed connect or a 502/503/504,
   at most ``HTTP_RETRIES`` times, on the next base URL when there are several;
 - one circuit breaker per upstream service (:mod:`servicekit.breaker`), shared
-  by every client of that service in the process;
+  by every client of that service in the process; a 503 with ``Retry-After``
+  (the service runs, its database does not) is raised but does not count;
 - the caller's request id passed on as ``X-Request-ID``;
 - errors as typed exceptions: :class:`UpstreamUnavailable` (503),
   :class:`UpstreamTimeout` (504), :class:`UpstreamResponseError` (the service
@@ -119,8 +120,20 @@ def reset_breakers() -> None:
 class _Failed(Exception):
     """One attempt failed in a way that may be retried; carries the final error."""
 
-    def __init__(self, error: UpstreamError) -> None:
+    def __init__(self, error: UpstreamError, response: requests.Response | None = None) -> None:
         self.error = error
+        self.response = response
+
+    @property
+    def service_is_up(self) -> bool:
+        """A 503 with ``Retry-After``: the service runs and says when to come back (its
+        database is out of reach, say). It is not a failure for the breaker, which would
+        otherwise stay open for its whole reset time after a blip of a second."""
+        return (
+            self.response is not None
+            and self.response.status_code == status.HTTP_503_SERVICE_UNAVAILABLE
+            and "Retry-After" in self.response.headers
+        )
 
 
 class HttpClient:
@@ -197,7 +210,7 @@ class HttpClient:
                 # Inside the breaker: failing to get a token from the upstream (it is
                 # down) counts against the upstream like any other failed call.
                 sent["Authorization"] = f"Bearer {self.token()}"
-            last: UpstreamError | None = None
+            last: _Failed | None = None
             for attempt in range(attempts):
                 if attempt:
                     UPSTREAM_RETRIES.labels(self.service).inc()
@@ -206,9 +219,11 @@ class HttpClient:
                 try:
                     return self._send(method, base + path, json, params, sent)
                 except _Failed as failed:
-                    last = failed.error
+                    last = failed
             assert last is not None  # noqa: S101 - at least one attempt ran
-            raise last
+            if last.response is not None and last.service_is_up:
+                return last.response  # raised below as the service's error, breaker closed
+            raise last.error
 
         try:
             response = self.breaker.call(call)
@@ -279,7 +294,7 @@ class HttpClient:
                 error = UpstreamUnavailable(name, f"{name} closed the connection.")
             raise _Failed(error) from exc
         if response.status_code in RETRYABLE_STATUSES:
-            raise _Failed(UpstreamResponseError(name, response))
+            raise _Failed(UpstreamResponseError(name, response), response)
         return response
 
 

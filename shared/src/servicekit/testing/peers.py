@@ -16,7 +16,8 @@ from typing import Any, NamedTuple
 
 import pytest
 
-Reply = tuple[int, Any]
+# (status, JSON body) or (status, JSON body, extra headers)
+Reply = tuple[int, Any] | tuple[int, Any, dict[str, str]]
 ReplyFunction = Callable[[str, str, Any], Reply]
 
 
@@ -50,7 +51,7 @@ class HttpPeer:
                     ReceivedRequest(self.command, self.path, dict(self.headers), body)
                 )
                 try:
-                    status, payload = peer.reply(self.command, self.path, body)
+                    status, payload, *extra = peer.reply(self.command, self.path, body)
                 except DropConnection:
                     self.close_connection = True
                     return
@@ -58,6 +59,8 @@ class HttpPeer:
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
+                for name, value in (extra[0] if extra else {}).items():
+                    self.send_header(name, value)
                 self.end_headers()
                 self.wfile.write(data)
 
