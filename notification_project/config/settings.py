@@ -128,28 +128,35 @@ DEV_MAILBOX_DIR = env.str("DEV_MAILBOX_DIR", default="")
 # --- Celery (the worker: celery -A config worker -Q notification.events) --------
 
 NOTIFICATION_QUEUE = "notification.events"
+# How long the notification pipeline may take to catch up after an outage is set here:
+# a killed worker's message comes back after CELERY_VISIBILITY_TIMEOUT (plus at most
+# CELERY_UNACKED_RESTORE_INTERVAL), and a mail server that is back is tried again within
+# NOTIFICATION_RETRY_BACKOFF_MAX; with the defaults the suite settles within a minute of
+# its last fault. 30 retries, each after a jittered wait of up to 15 s, ride out a mail
+# server that is gone for about three minutes before a notification is marked failed.
+#
 # Failed deliveries retry with exponential backoff and full jitter, at most this often ...
-NOTIFICATION_MAX_RETRIES = env.positive_number("NOTIFICATION_MAX_RETRIES", default=8, integer=True)
+NOTIFICATION_MAX_RETRIES = env.positive_number("NOTIFICATION_MAX_RETRIES", default=30, integer=True)
 # ... waiting at most this long between two attempts.
 NOTIFICATION_RETRY_BACKOFF_MAX = env.positive_number(
-    "NOTIFICATION_RETRY_BACKOFF_MAX", default=120, integer=True
+    "NOTIFICATION_RETRY_BACKOFF_MAX", default=15, integer=True
 )
-CELERY_TASK_SOFT_TIME_LIMIT = env.positive_number("CELERY_TASK_SOFT_TIME_LIMIT", default=30.0)
-CELERY_TASK_TIME_LIMIT = env.positive_number("CELERY_TASK_TIME_LIMIT", default=45.0)
+CELERY_TASK_SOFT_TIME_LIMIT = env.positive_number("CELERY_TASK_SOFT_TIME_LIMIT", default=20.0)
+CELERY_TASK_TIME_LIMIT = env.positive_number("CELERY_TASK_TIME_LIMIT", default=25.0)
 # A worker that claimed a notification ("sending") and died keeps it for this long;
 # after that a redelivery may claim it again. Longer than any live attempt can take.
 NOTIFICATION_CLAIM_LEASE_SECONDS = env.positive_number(
-    "NOTIFICATION_CLAIM_LEASE_SECONDS", default=60.0
+    "NOTIFICATION_CLAIM_LEASE_SECONDS", default=30.0
 )
 # Redis redelivers a message nobody acknowledged after this long (a killed worker's
 # task). Retry countdowns are held by the worker as unacknowledged messages, so the
 # backoff ceiling must stay below it, or Redis would hand the retry out twice.
 CELERY_VISIBILITY_TIMEOUT = env.positive_number(
-    "CELERY_VISIBILITY_TIMEOUT", default=300, integer=True
+    "CELERY_VISIBILITY_TIMEOUT", default=45, integer=True
 )
 # How often a worker looks for such abandoned messages (kombu's default is ~100 s).
 CELERY_UNACKED_RESTORE_INTERVAL = env.positive_number(
-    "CELERY_UNACKED_RESTORE_INTERVAL", default=10, integer=True
+    "CELERY_UNACKED_RESTORE_INTERVAL", default=5, integer=True
 )
 if CELERY_TASK_SOFT_TIME_LIMIT >= CELERY_TASK_TIME_LIMIT:
     raise ImproperlyConfigured(
