@@ -37,6 +37,10 @@ CELERY_TASK_SEND_SENT_EVENT = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 
+# How long the redelivery lock lives (below); not a setting, hence the underscore.
+_RESTORE_LOCK_SECONDS = 5
+
+
 def broker_transport_options(
     *, visibility_timeout: int, unacked_restore_interval: int = 10
 ) -> dict[str, Any]:
@@ -52,6 +56,12 @@ def broker_transport_options(
         "visibility_timeout": visibility_timeout,
         "unacked_restore_interval": unacked_restore_interval,
         "unacked_restore_throttle": 1,
+        # The lock a worker takes while it looks for such messages. kombu keeps it for
+        # 300 s, so a worker that died holding it (killed, or gone with a Redis
+        # restart; Redis keeps the key) stopped every other worker's redelivery for
+        # five minutes. The scan takes milliseconds, and two scans at once are safe
+        # (each message is moved in a WATCH transaction).
+        "unacked_mutex_expire": _RESTORE_LOCK_SECONDS,
         # Notice a dead or restarted Redis instead of waiting on a silent socket.
         "socket_timeout": 10,
         "socket_connect_timeout": 5,
