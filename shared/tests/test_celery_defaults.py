@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 import redis
 from django.conf import settings
@@ -12,7 +14,7 @@ from servicekit.celery_defaults import broker_transport_options
 
 
 @pytest.fixture
-def broker() -> Connection:
+def broker() -> Iterator[Connection]:
     options = broker_transport_options(visibility_timeout=45, unacked_restore_interval=5)
     connection = Connection(settings.SERVICEKIT["REDIS_URL"], transport_options=options)
     yield connection
@@ -30,9 +32,11 @@ def test_a_worker_that_dies_holding_the_redelivery_lock_holds_it_for_seconds(bro
     held.__enter__()  # entered and never left, as by a process that died
 
     # then another worker is kept out of it
-    with pytest.raises(MutexHeld):
-        with Mutex(channel.client, qos.unacked_mutex_key, qos.unacked_mutex_expire):
-            pass
+    with (
+        pytest.raises(MutexHeld),
+        Mutex(channel.client, qos.unacked_mutex_key, qos.unacked_mutex_expire),
+    ):
+        pass
     # but only for seconds, not kombu's five minutes: Redis expires the lock
     assert 0 < client.ttl(qos.unacked_mutex_key) <= 5
     assert qos.visibility_timeout == 45
