@@ -41,15 +41,8 @@ RANDOM_SEED = random.SystemRandom().randrange(10**6)
 def test_three_minutes_of_random_faults_break_no_promise(
     seed: int, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    command = [
-        str(ROOT / "manage-all.sh"),
-        "bench",
-        "chaos",
-        "--seed",
-        str(seed),
-        "--duration",
-        str(DURATION_S),
-    ]
+    command = [str(ROOT / "manage-all.sh"), "bench", "chaos", f"--seed={seed}"]
+    command.append(f"--duration={DURATION_S}")
 
     run = subprocess.run(
         command,

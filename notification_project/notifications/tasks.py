@@ -11,6 +11,7 @@ import logging
 from typing import Any
 
 from celery import Task
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
 from servicekit import tracing
@@ -27,8 +28,15 @@ class NotificationTask(Task):
     of times; when they are exhausted the notification is marked ``failed`` (Redis has no
     dead-letter queue, so the consumer writes its own record)."""
 
-    # Transient: SMTP or user-service trouble (DeliveryDeferred), or a database blip.
-    autoretry_for = (services.DeliveryDeferred, OperationalError, InterfaceError)
+    # Transient: SMTP or user-service trouble (DeliveryDeferred), a database blip, or an
+    # attempt stopped by CELERY_TASK_SOFT_TIME_LIMIT (a mail server that hangs). A claim
+    # such an attempt left behind is taken over after NOTIFICATION_CLAIM_LEASE_SECONDS.
+    autoretry_for = (
+        services.DeliveryDeferred,
+        OperationalError,
+        InterfaceError,
+        SoftTimeLimitExceeded,
+    )
     retry_backoff = 1  # seconds before the first retry; doubling after each one
     retry_backoff_max = settings.NOTIFICATION_RETRY_BACKOFF_MAX
     retry_jitter = True

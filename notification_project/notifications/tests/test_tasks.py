@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
+from celery.exceptions import SoftTimeLimitExceeded
 
 from config.celery import app
 from notifications import services, tasks
@@ -72,6 +73,32 @@ def test_smtp_refusing_is_retried_then_failed_and_the_admin_resend_delivers_it(
     assert message["Message-ID"] == notification.message_id
     notification.refresh_from_db()
     assert (notification.status, notification.attempts) == ("sent", 4)
+
+
+def test_an_attempt_stopped_by_the_soft_time_limit_is_tried_again(
+    monkeypatch, smtp_sink, todo_completed
+):
+    # given a first attempt that runs past CELERY_TASK_SOFT_TIME_LIMIT (Celery raises
+    # SoftTimeLimitExceeded inside the task; here it is raised where a hung call would be)
+    handle = services.event_handle
+    attempts: list[int] = []
+
+    def hangs_once(*, envelope):
+        attempts.append(1)
+        if len(attempts) == 1:
+            raise SoftTimeLimitExceeded()
+        return handle(envelope=envelope)
+
+    monkeypatch.setattr(services, "event_handle", hangs_once)
+
+    # when
+    result = tasks.handle_event.apply(args=[todo_completed()])
+
+    # then the retry delivered it, once
+    assert result.successful()
+    assert len(attempts) == 2
+    assert Notification.objects.get().status == Notification.Status.SENT
+    assert len(smtp_sink.received()) == 1
 
 
 def test_the_resend_queues_the_delivery_task_by_name_on_the_workers_queue(settings):
