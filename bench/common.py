@@ -138,6 +138,15 @@ def cpu_ticks(suite: Suite, names: tuple[str, ...]) -> dict[str, int]:
     }
 
 
+def group_ticks(group: int) -> int:
+    """utime + stime of every process in process group ``group``, in clock ticks."""
+    return sum(
+        int(fields[11]) + int(fields[12])
+        for fields in _proc_stats().values()
+        if int(fields[2]) == group
+    )
+
+
 def worker_ticks(suite: Suite, name: str) -> dict[int, int]:
     """utime + stime of each process of ``name`` (its master and workers), by pid."""
     stats = _proc_stats()

@@ -71,6 +71,35 @@ def test_page_size_defaults_to_20_and_is_capped_at_100(alice: APIClient) -> None
     assert capped["count"] == 105
 
 
+def test_a_page_that_shows_the_end_of_the_list_is_one_query(
+    alice: APIClient, django_assert_num_queries: Any
+) -> None:
+    # given exactly one page of todos (the page is read with one row more than it holds)
+    Todo.objects.bulk_create(Todo(user_id=ALICE, title=f"t{n}") for n in range(20))
+
+    # when the page is read, it needs no COUNT(*): the missing 21st row says where it ends
+    with django_assert_num_queries(1):
+        body = alice.get("/todos").json()
+
+    assert (body["count"], len(body["results"]), body["next"]) == (20, 20, None)
+
+
+def test_a_page_with_more_after_it_counts_them(
+    alice: APIClient, django_assert_num_queries: Any
+) -> None:
+    Todo.objects.bulk_create(Todo(user_id=ALICE, title=f"t{n}") for n in range(45))
+
+    with django_assert_num_queries(2):  # the page, then COUNT(*)
+        first = alice.get("/todos").json()
+    with django_assert_num_queries(1):
+        last = alice.get("/todos", {"page": 3}).json()
+
+    assert (first["count"], len(first["results"])) == (45, 20)
+    assert first["next"] == "http://testserver/todos?page=2"
+    assert (last["count"], len(last["results"]), last["next"]) == (45, 5, None)
+    assert last["previous"] == "http://testserver/todos?page=2"
+
+
 def test_a_page_past_the_end_is_404(alice: APIClient) -> None:
     response = alice.get("/todos", {"page": 9})
 
