@@ -413,3 +413,23 @@ def test_the_cache_keeps_only_the_most_recently_used_tokens(token_factory: Token
     assert cache.get("b") is None
     assert cache.get("a") is not None
     assert cache.get("c") is not None
+
+
+def test_a_service_checks_a_tokens_signature_once_across_requests(
+    client: Client, token_factory: TokenFactory, fresh_cache, monkeypatch
+) -> None:
+    checked: list[bytes] = []
+    real_verify = jwt.algorithms.RSAAlgorithm.verify
+
+    def counting_verify(self: Any, msg: bytes, key: Any, sig: bytes) -> bool:
+        checked.append(sig)
+        return bool(real_verify(self, msg, key, sig))
+
+    monkeypatch.setattr(jwt.algorithms.RSAAlgorithm, "verify", counting_verify)
+    token = token_factory.access(7, username="ann")
+
+    answers = [client.get("/me", headers=bearer(token)).status_code for _ in range(3)]
+
+    assert answers == [200, 200, 200]
+    assert len(checked) == 1
+

@@ -80,7 +80,9 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
         if raw is None:
             return None
         try:
-            claims = tokens.verify(raw, expected_type=_claimed_type(raw))
+            # The signature is checked once per token and process (tokens.VerifiedTokens);
+            # expiry, type and the denylist on every request.
+            claims = tokens.verify(raw, expected_type=_claimed_type(raw), cache=True)
         except tokens.InvalidToken as exc:
             raise exceptions.AuthenticationFailed(str(exc), code="token_not_valid") from None
         if claims["token_type"] == tokens.SERVICE:
