@@ -432,4 +432,3 @@ def test_a_service_checks_a_tokens_signature_once_across_requests(
 
     assert answers == [200, 200, 200]
     assert len(checked) == 1
-
