@@ -1,10 +1,11 @@
 from rest_framework import serializers
 from servicekit.saga import serializers as saga_serializers
+from servicekit.serializers import ModelSerializer
 
 from notifications.models import Erasure, Notification
 
 
-class NotificationSerializer(serializers.ModelSerializer):
+class NotificationSerializer(ModelSerializer):
     # Empty when no email went out (skipped: opted out, no address): not an email field.
     recipient = serializers.CharField(read_only=True)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.contrib.auth.validators import UnicodeUsernameValidator
 from rest_framework import serializers
+from servicekit.serializers import ModelSerializer
 
 from accounts.models import User
 
@@ -27,13 +28,13 @@ class RegisterInputSerializer(serializers.Serializer):
     password = PasswordField()
 
 
-class RegisteredUserSerializer(serializers.ModelSerializer):
+class RegisteredUserSerializer(ModelSerializer):
     class Meta:
         model = User
         fields = ["id", "username", "email", "date_joined"]
 
 
-class UserSerializer(serializers.ModelSerializer):
+class UserSerializer(ModelSerializer):
     """An account as ``/users`` shows it; only ``email`` can be written (``PATCH /users/me``)."""
 
     class Meta:
@@ -80,7 +81,7 @@ class ServiceTokenSerializer(serializers.Serializer):
     scope = serializers.CharField()
 
 
-class InternalUserSerializer(serializers.ModelSerializer):
+class InternalUserSerializer(ModelSerializer):
     """What other services may know about an account."""
 
     class Meta:

@@ -33,7 +33,7 @@ class Paginator(paginator.Paginator):
         if len(rows) <= self.per_page and (rows or wanted == 1):
             # This page holds the end of the list: the count needs no query.
             self.__dict__["count"] = bottom + len(rows)
-        return self._get_page(rows[: self.per_page], self.validate_number(wanted), self)
+        return paginator.Page(rows[: self.per_page], self.validate_number(wanted), self)
 
 
 class PageNumberPagination(pagination.PageNumberPagination):

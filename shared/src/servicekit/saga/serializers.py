@@ -6,6 +6,8 @@ from typing import Any
 
 from rest_framework import serializers
 
+from servicekit.serializers import ModelSerializer
+
 
 class StrictUUIDField(serializers.UUIDField):
     """Only the string form: DRF would also take an integer as ``UUID(int=...)``."""
@@ -20,7 +22,7 @@ class SagaInputSerializer(serializers.Serializer):
     saga_id = StrictUUIDField(help_text="The saga's id; every step is idempotent by it.")
 
 
-class ErasureSerializer(serializers.ModelSerializer):
+class ErasureSerializer(ModelSerializer):
     """The erasure record; a service's subclass names its model and adds its count fields::
 
     class Meta(ErasureSerializer.Meta):
