@@ -17,6 +17,10 @@ from typing import Any
 from django.core import paginator
 from rest_framework import pagination
 
+# OFFSET is a 64-bit integer in PostgreSQL and SQLite; a page number past it must not
+# reach the database.
+LARGEST_OFFSET = 2**63 - 1
+
 
 class Paginator(paginator.Paginator):
     """Django's paginator, counting with ``COUNT(*)`` only when the page cannot tell."""
@@ -26,9 +30,9 @@ class Paginator(paginator.Paginator):
             wanted = int(number)
         except (TypeError, ValueError):
             return super().page(number)  # Django's own error for a page that is not a number
-        if wanted < 1 or self.orphans:
-            return super().page(number)
         bottom = (wanted - 1) * self.per_page
+        if wanted < 1 or self.orphans or bottom + self.per_page >= LARGEST_OFFSET:
+            return super().page(number)  # Django counts first: such a page is a 404
         rows = list(self.object_list[bottom : bottom + self.per_page + 1])
         if len(rows) <= self.per_page and (rows or wanted == 1):
             # This page holds the end of the list: the count needs no query.

@@ -100,8 +100,9 @@ def test_a_page_with_more_after_it_counts_them(
     assert last["previous"] == "http://testserver/todos?page=2"
 
 
-def test_a_page_past_the_end_is_404(alice: APIClient) -> None:
-    response = alice.get("/todos", {"page": 9})
+@pytest.mark.parametrize("page", [9, 8022142884385565696, 2**64])
+def test_a_page_past_the_end_is_404(alice: APIClient, page: int) -> None:
+    response = alice.get("/todos", {"page": page})
 
     assert response.status_code == 404
     assert response.json()["code"] == "not_found"
