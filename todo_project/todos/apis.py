@@ -15,10 +15,12 @@ from servicekit.pagination import PageNumberPagination
 
 from todos import idempotency, selectors, services
 from todos.serializers import (
+    TODO_FIELDS,
     TodoFilterSerializer,
     TodoInputSerializer,
     TodoSerializer,
     TodoStatsSerializer,
+    todo_rows,
 )
 
 
@@ -42,8 +44,8 @@ class TodoListCreateApi(APIView):
         filters.is_valid(raise_exception=True)
         todos = selectors.todo_list(user_id=_user_id(request), **filters.validated_data)
         paginator = self.pagination_class()
-        page = paginator.paginate_queryset(todos, request, view=self)
-        return paginator.get_paginated_response(TodoSerializer(page, many=True).data)
+        page = paginator.paginate_queryset(todos.values(*TODO_FIELDS), request, view=self)
+        return paginator.get_paginated_response(todo_rows(page or []))
 
     @extend_schema(
         request=TodoInputSerializer,

@@ -3,11 +3,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from rest_framework import serializers
 from servicekit.saga import serializers as saga_serializers
-from servicekit.serializers import ModelSerializer
+from servicekit.serializers import ModelSerializer, utc_iso
 
 from todos.models import Erasure, Priority, Todo
 from todos.selectors import DEFAULT_ORDERING, ORDERINGS
@@ -68,6 +69,29 @@ class TodoSerializer(ModelSerializer):
             "completed_at",
         ]
         read_only_fields = fields
+
+
+# The list's rows, written without a serializer per row: GET /todos reads the page with
+# .values() and writes each todo with todo_rows. It must write exactly what TodoSerializer
+# writes (todos/tests/test_serializers.py compares them); skipping the model instances
+# and DRF's per-field calls is about a fifth of the CPU of a page of 20.
+TODO_FIELDS: tuple[str, ...] = tuple(TodoSerializer.Meta.fields)
+_PRIORITY_LABELS = {int(priority): str(priority.label) for priority in Priority}
+
+
+def todo_rows(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``.values(*TODO_FIELDS)`` rows as the API's todo objects."""
+    return [
+        {
+            **row,
+            "priority": _PRIORITY_LABELS[row["priority"]],
+            "due_date": row["due_date"] and row["due_date"].isoformat(),
+            "created_at": utc_iso(row["created_at"]),
+            "updated_at": utc_iso(row["updated_at"]),
+            "completed_at": row["completed_at"] and utc_iso(row["completed_at"]),
+        }
+        for row in rows
+    ]
 
 
 class TodoInputSerializer(serializers.Serializer):

@@ -20,8 +20,13 @@ class UTCDateTimeField(serializers.DateTimeField):
         output_format = getattr(self, "format", api_settings.DATETIME_FORMAT)
         if output_format != ISO_8601 or not isinstance(value, datetime) or value.tzinfo is None:
             return super().to_representation(value)
-        text = value.astimezone(UTC).isoformat()
-        return text[:-6] + "Z" if text.endswith("+00:00") else text
+        return utc_iso(value)
+
+
+def utc_iso(value: datetime) -> str:
+    """An aware datetime as UTCDateTimeField writes it."""
+    text = value.astimezone(UTC).isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
 # DRF's ModelSerializer, for the services' API objects: it reads the model's fields once
