@@ -42,7 +42,6 @@ from common import (
     this_command,
     wrk,
 )
-from manage_all import catalog
 from manage_all.settings import ROOT, free_port
 
 READY_TIMEOUT = 60.0
@@ -64,23 +63,17 @@ class Before:
             check=True,
             capture_output=True,
         )
-        project = self.folder / catalog.service(self.service).folder
-        env = {
-            **self.suite.service_env(self.service),
-            "PORT": str(self.port),
-            "PYTHONPATH": str(self.folder / "shared" / "src"),
-        }
-        log = (self.suite.var_dir / "log" / f"{self.service}-before.log").open("ab")
-        self.process = subprocess.Popen(  # noqa: S603 - our own gunicorn
-            [str(ROOT / ".venv" / "bin" / "gunicorn"), "-c", "gunicorn.conf.py"],
-            cwd=project,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
+        self.process = self.suite.spawn_in_service(
+            self.service,
+            str(ROOT / ".venv" / "bin" / "gunicorn"),
+            "-c",
+            "gunicorn.conf.py",
+            log=f"{self.service}-before",
+            root=self.folder,
+            PORT=str(self.port),
+            # This copy's servicekit ahead of the one installed from the working tree.
+            PYTHONPATH=str(self.folder / "shared" / "src"),
         )
-        log.close()
         deadline = time.monotonic() + READY_TIMEOUT
         while not self._ready():
             if time.monotonic() > deadline or self.process.poll() is not None:

@@ -171,6 +171,23 @@ class SuiteCopy:
             check=False,
         )
 
+    def spawn_in_service(
+        self, service: str, *command: str, log: str, root: Path = ROOT, **extra_env: str
+    ) -> subprocess.Popen[bytes]:
+        """A long-running command (one more gunicorn, say) in the service's project folder
+        under ``root``, with the service's environment, in a process group of its own,
+        writing to ``log/<log>.log``. The caller stops it (``os.killpg``)."""
+        with (self.var_dir / "log" / f"{log}.log").open("ab") as output:
+            return subprocess.Popen(  # noqa: S603 - our own commands
+                command,
+                cwd=root / catalog.service(service).folder,
+                env={**self.service_env(service), **extra_env},
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+
     def pids(self) -> dict[str, int]:
         """Each running process's pid (a process group leader), from the copy's supervisor."""
         return Supervisor(self.paths).pids()

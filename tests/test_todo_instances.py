@@ -37,18 +37,14 @@ class Instance:
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        env = {**self.suite.service_env("todo-service"), "PORT": str(self.port)}
-        log = (self.suite.var_dir / "log" / f"todo-service-{self.port}.log").open("ab")
-        self.process = subprocess.Popen(
-            [str(ROOT / ".venv" / "bin" / "gunicorn"), "-c", "gunicorn.conf.py"],
-            cwd=ROOT / "todo_project",
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
+        self.process = self.suite.spawn_in_service(
+            "todo-service",
+            str(ROOT / ".venv" / "bin" / "gunicorn"),
+            "-c",
+            "gunicorn.conf.py",
+            log=f"todo-service-{self.port}",
+            PORT=str(self.port),
         )
-        log.close()
 
     def ready(self) -> bool:
         try:

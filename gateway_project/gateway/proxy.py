@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 import urllib3
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from servicekit.breaker import CircuitBreakerError
+from servicekit.breaker import CircuitBreakerError, service_is_up
 from servicekit.metrics.defs import UPSTREAM_REQUEST_DURATION, UPSTREAM_RETRIES
 from urllib3.exceptions import (
     ConnectTimeoutError,
@@ -139,11 +139,7 @@ class UnavailableResponse(UpstreamFailed):
 
     @property
     def service_is_up(self) -> bool:
-        """A 503 with ``Retry-After``: the service is running and says when to come back
-        (its database is briefly out of reach, say). The breaker does not count it: the
-        call cost a few milliseconds, and opening would turn a one-second blip into
-        ``GATEWAY_BREAKER_RESET_SECONDS`` of refusals."""
-        return self._response.status_code == 503 and self._response.has_header("Retry-After")
+        return service_is_up(self._response.status_code, self._response.headers)
 
 
 @dataclass

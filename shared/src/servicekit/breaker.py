@@ -21,13 +21,14 @@ Usage::
 Failures are exceptions raised by the wrapped call. With the default
 ``throw_new_error_on_trip=False`` the call that trips the breaker re-raises its
 own exception (a timeout stays a timeout); only later calls see
-:class:`CircuitBreakerError`.
+:class:`CircuitBreakerError`. What a caller counts as a failure is its own
+choice, but a 503 with ``Retry-After`` never is (:func:`service_is_up`).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
@@ -40,9 +41,18 @@ __all__ = [
     "STATE_OPEN",
     "CircuitBreaker",
     "CircuitBreakerError",
+    "service_is_up",
 ]
 
 T = TypeVar("T")
+
+
+def service_is_up(status: int, headers: Mapping[str, str]) -> bool:
+    """Whether an error answer still shows a running service: a 503 with ``Retry-After``
+    says "my database is briefly out of reach, come back then". Callers relay it but do
+    not count it against the breaker: the call cost milliseconds, and opening would turn
+    a one-second blip into the breaker's whole reset time of refusals."""
+    return status == 503 and "Retry-After" in headers
 
 
 class CircuitBreaker(pybreaker.CircuitBreaker):

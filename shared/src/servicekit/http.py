@@ -36,7 +36,7 @@ from requests.adapters import HTTPAdapter
 from rest_framework import status
 from urllib3.exceptions import NewConnectionError
 
-from servicekit.breaker import CircuitBreaker, CircuitBreakerError
+from servicekit.breaker import CircuitBreaker, CircuitBreakerError, service_is_up
 from servicekit.context import request_id_var
 from servicekit.exceptions import ServiceError
 from servicekit.metrics.defs import UPSTREAM_REQUEST_DURATION, UPSTREAM_RETRIES
@@ -126,13 +126,8 @@ class _Failed(Exception):
 
     @property
     def service_is_up(self) -> bool:
-        """A 503 with ``Retry-After``: the service runs and says when to come back (its
-        database is out of reach, say). It is not a failure for the breaker, which would
-        otherwise stay open for its whole reset time after a blip of a second."""
-        return (
-            self.response is not None
-            and self.response.status_code == status.HTTP_503_SERVICE_UNAVAILABLE
-            and "Retry-After" in self.response.headers
+        return self.response is not None and service_is_up(
+            self.response.status_code, self.response.headers
         )
 
 
