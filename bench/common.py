@@ -23,12 +23,14 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.parser import BytesHeaderParser
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 import requests
 from manage_all.harness import DATABASE_VARIABLES, SuiteCopy, SuiteError
@@ -38,6 +40,7 @@ BENCH = ROOT / "bench"
 PYTHON = ROOT / ".venv" / "bin" / "python"
 TICKS = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
+T = TypeVar("T")
 # What a benchmark sets unless it measures the suite's defaults.
 BENCH_SETTINGS = {
     # The gateway's limits stay on, high enough not to refuse the benchmark.
@@ -136,6 +139,74 @@ def cpu_ticks(suite: Suite, names: tuple[str, ...]) -> dict[str, int]:
         for name, pids in suite.processes().items()
         if name in names
     }
+
+
+def command_ticks(command: str) -> int:
+    """utime + stime of every process whose command name is ``command`` (e.g. ``postgres``)."""
+    total = 0
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                name, _, rest = (entry / "stat").read_text().partition(" (")[2].rpartition(")")
+                fields = rest.split()
+            except OSError:
+                continue  # gone meanwhile
+            if name == command:
+                total += int(fields[11]) + int(fields[12])
+    return total
+
+
+class CpuMeter:
+    """CPU of every process of the suite, plus the PostgreSQL server, over a piece of work.
+
+    A write wakes more than the process that answers it: the outbox relay, Redis, the
+    notification worker, the mail server, PostgreSQL for each of them. ``measure``
+    counts from before the work until the suite is quiet again (its CPU back at the
+    idle rate measured first), and takes the idle rate off, so what is left is what
+    the work cost, wherever it was spent. PostgreSQL is counted only when the suite
+    runs on it (every ``postgres`` process on the machine: run it on a quiet one).
+    """
+
+    def __init__(self, suite: Suite, *, idle_seconds: float = 3.0) -> None:
+        self.suite = suite
+        self.postgres = suite.database() == "PostgreSQL"
+        first = self.ticks()
+        time.sleep(idle_seconds)
+        self.idle_rate = {  # ticks per second, by process
+            name: (value - first.get(name, 0)) / idle_seconds
+            for name, value in self.ticks().items()
+        }
+
+    def ticks(self) -> dict[str, int]:
+        names = tuple(self.suite.processes())
+        found = cpu_ticks(self.suite, names)
+        if self.postgres:
+            found["postgresql"] = command_ticks("postgres")
+        return found
+
+    def measure(
+        self, work: Callable[[], T], *, settle_timeout: float = 60.0
+    ) -> tuple[T, dict[str, float]]:
+        """Run ``work``; return what it returned and the CPU seconds it cost, by process."""
+        before, started = self.ticks(), time.monotonic()
+        result = work()
+        idle_total = sum(self.idle_rate.values())
+        deadline = time.monotonic() + settle_timeout
+        last = self.ticks()
+        while time.monotonic() < deadline:
+            time.sleep(1.0)
+            now = self.ticks()
+            if sum(now.values()) - sum(last.values()) <= idle_total * 1.5 + 2:
+                last = now
+                break
+            last = now
+        elapsed = time.monotonic() - started
+        spent = {
+            name: max(0.0, (value - before.get(name, 0) - self.idle_rate.get(name, 0.0) * elapsed))
+            / TICKS
+            for name, value in last.items()
+        }
+        return result, spent
 
 
 def group_ticks(group: int) -> int:

@@ -101,6 +101,39 @@ class TestPublishing:
         assert row.attempts == 1
         assert "refused" in row.last_error.lower()
 
+    def test_one_broker_connection_serves_batch_after_batch(
+        self, private_redis: RedisServer
+    ) -> None:
+        relay = Relay()
+        make_todo(ALICE, title="first")
+        assert relay.drain() == 1
+        connected = _connections_received(private_redis.url)
+
+        for n in range(4):
+            make_todo(ALICE, title=f"todo {n}")
+            assert relay.drain() == 1
+
+        # the later batches went out on the connection the first one opened
+        assert _connections_received(private_redis.url) == connected + 1  # +1: the asking one
+        assert len(published_envelopes(private_redis.url)) == 5
+
+    def test_after_a_broker_restart_the_next_batch_connects_again_without_failing(
+        self, private_redis: RedisServer
+    ) -> None:
+        relay = Relay()
+        make_todo(ALICE, title="before")
+        assert relay.drain() == 1
+
+        # the broker restarts between two batches: the kept connection is dead
+        private_redis.stop()
+        private_redis.start()
+        make_todo(ALICE, title="after")
+
+        assert relay.drain() == 1
+        row = OutboxMessage.objects.get(envelope__data__title="after")
+        assert (row.attempts, row.last_error) == (0, "")
+        assert row.published_at is not None
+
     def test_the_management_command_publishes_what_is_pending(
         self, private_redis: RedisServer
     ) -> None:
@@ -216,6 +249,22 @@ def test_a_commit_wakes_the_relay_and_a_rollback_does_not(private_redis: RedisSe
 
     assert woken_by_rollback == 0
     assert client.llen(key) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_burst_of_commits_is_one_wake_up(private_redis: RedisServer) -> None:
+    client = redis.Redis.from_url(private_redis.url)
+    for n in range(5):
+        make_todo(ALICE, title=f"todo {n}")
+    assert client.llen(outbox_services.wake_key()) == 5
+
+    relay = Relay(sweep_seconds=1)
+    relay._wait_for_work()
+    published = relay.drain()
+
+    # one wait took all five wake-ups; one drain published all five rows
+    assert client.llen(outbox_services.wake_key()) == 0
+    assert published == 5
 
 
 @pytest.mark.django_db(transaction=True)
@@ -346,3 +395,8 @@ def test_admin_lists_rows_by_state_and_republishes(admin_client: Client) -> None
     assert pending.context["cl"].result_count == 1
     assert response.status_code == 302
     assert OutboxMessage.objects.pending().count() == 2
+
+
+def _connections_received(url: str) -> int:
+    """How many connections Redis has accepted since it started (this one included)."""
+    return int(redis.Redis.from_url(url).info("stats")["total_connections_received"])

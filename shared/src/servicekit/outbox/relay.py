@@ -4,7 +4,8 @@ One loop, run by ``python manage.py relay_outbox``::
 
     wait for a wake-up (a commit) or the sweep interval
     -> lock a batch of unpublished rows (FOR UPDATE SKIP LOCKED on PostgreSQL)
-    -> publish them one by one, stop at the first failure
+    -> publish them one by one (on a broker connection kept between batches),
+       stop at the first failure
     -> mark the published ones, in the same transaction
     -> on failure back off (doubling, capped) and try again
     -> every sweep: rows published OUTBOX_REDELIVER_AFTER_SECONDS ago are checked
@@ -68,6 +69,7 @@ class Relay:
         self._failures = 0
         self._next_housekeeping = 0.0
         self._next_receipt_check = 0.0
+        self.publisher = publisher.Publisher()
 
     # -- one batch -------------------------------------------------------------
 
@@ -87,7 +89,7 @@ class Relay:
             published: list[int] = []
             if rows:
                 try:
-                    with publisher.publishing() as publish:
+                    with self.publisher.publishing() as publish:
                         for row in rows:
                             _publish_traced(publish, row.as_envelope())
                             published.append(row.pk)
@@ -141,7 +143,7 @@ class Relay:
             missing = [row for row in rows if str(row.event_id) not in seen]
             again: list[OutboxMessage] = []
             try:
-                with publisher.publishing() as publish:
+                with self.publisher.publishing() as publish:
                     for row in missing:
                         _publish_traced(publish, row.as_envelope())
                         again.append(row)
@@ -194,6 +196,7 @@ class Relay:
                 logger.debug("relay_published", extra={"count": count})
             self._housekeeping()
             self._wait_for_work()
+        self.publisher.close()
         logger.info("relay_stopped")
 
     def _back_off(self, exc: Exception) -> None:
@@ -213,10 +216,13 @@ class Relay:
             self.stop.wait(self.sweep_seconds)
             return
         started = time.monotonic()
+        client = _wait_client(url, self.sweep_seconds)
         try:
-            _wait_client(url, self.sweep_seconds).blpop(
-                [services.wake_key()], timeout=self.sweep_seconds
-            )
+            if client.blpop([services.wake_key()], timeout=self.sweep_seconds):
+                # One drain serves every commit so far: without this, a burst of commits
+                # would wake the loop once each, for batches of one row. A commit after
+                # the DEL pushes again, and its row is committed before its push.
+                client.delete(services.wake_key())
         except redis.RedisError:
             # Redis is down: sweep on the clock instead (the broker is probably down too).
             remaining = self.sweep_seconds - (time.monotonic() - started)
