@@ -152,7 +152,9 @@ def command_ticks(command: str) -> int:
             except OSError:
                 continue  # gone meanwhile
             if name == command:
-                total += int(fields[11]) + int(fields[12])
+                # its own time, and that of its children that have exited (a PostgreSQL
+                # backend whose connection closed is counted in the postmaster's)
+                total += sum(int(value) for value in fields[11:15])
     return total
 
 

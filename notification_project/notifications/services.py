@@ -91,7 +91,7 @@ def event_handle(*, envelope: Any) -> Notification | ProcessedEvent | None:
     notification = notification_record(event=event, envelope=envelope)
     if isinstance(notification, ProcessedEvent):
         return notification
-    return notification_deliver(notification_id=notification.id)
+    return _deliver(notification)
 
 
 def processed_event_record(
@@ -169,7 +169,11 @@ def _newer_version_seen(event: Event) -> bool:
 
 def notification_deliver(*, notification_id: int) -> Notification:
     """Send the notification's email unless it is sent, being sent, skipped or failed."""
-    notification = Notification.objects.get(id=notification_id)
+    return _deliver(Notification.objects.get(id=notification_id))
+
+
+def _deliver(notification: Notification) -> Notification:
+    notification_id = notification.id
     if notification.status not in (Status.PENDING, Status.SENDING):
         return notification
     if notification.erased_by_saga is not None:
@@ -186,13 +190,12 @@ def notification_deliver(*, notification_id: int) -> Notification:
     if not recipient:
         error = "the user has no active email address"
         return _finish(notification_id, Status.SKIPPED, error=error, claimed=False)
-    if not _claim(notification_id, recipient=recipient):
+    if not _claim(notification, recipient=recipient):
         notification.refresh_from_db()
         if notification.status == Status.SENDING:
             # Another worker holds it: it finishes, or its lease runs out; look again later.
             raise DeliveryDeferred(notification_id, "another worker is sending it")
         return notification
-    notification.refresh_from_db()
     try:
         emails.send(emails.build_message(notification=notification, recipient=recipient))
     except Exception as exc:
@@ -201,14 +204,13 @@ def notification_deliver(*, notification_id: int) -> Notification:
             return _finish(notification_id, Status.FAILED, error=error, claimed=True)
         _release(notification_id, error=error, claimed=True)
         raise DeliveryDeferred(notification_id, error) from exc
-    Notification.objects.filter(id=notification_id, status=Status.SENDING).update(
-        status=Status.SENT, sent_at=timezone.now(), last_error=""
-    )
+    sent = {"status": Status.SENT, "sent_at": timezone.now(), "last_error": ""}
+    Notification.objects.filter(id=notification_id, status=Status.SENDING).update(**sent)
     logger.info(
         "notification_sent",
         extra={"notification_id": notification_id, "event_id": notification.event_id},
     )
-    notification.refresh_from_db()
+    _set(notification, sent)  # what the update wrote, without reading the row again
     return notification
 
 
@@ -250,19 +252,27 @@ def _recipient(notification: Notification) -> str:
     return contact.email if contact.is_active else ""
 
 
-def _claim(notification_id: int, *, recipient: str) -> bool:
-    """Atomically make this worker the only one sending; a dead worker's claim expires."""
+def _claim(notification: Notification, *, recipient: str) -> bool:
+    """Atomically make this worker the only one sending; a dead worker's claim expires.
+
+    On success ``notification`` holds what the claim wrote (the row is not read again).
+    """
     now = timezone.now()
     lease_expired = now - timedelta(seconds=settings.NOTIFICATION_CLAIM_LEASE_SECONDS)
     claimable = Q(status=Status.PENDING) | Q(status=Status.SENDING, claimed_at__lt=lease_expired)
-    return bool(
-        Notification.objects.filter(claimable, id=notification_id, erased_by_saga=None).update(
-            status=Status.SENDING,
-            claimed_at=now,
-            recipient=recipient,
-            attempts=F("attempts") + 1,
-        )
-    )
+    claimed = Notification.objects.filter(
+        claimable, id=notification.id, erased_by_saga=None
+    ).update(status=Status.SENDING, claimed_at=now, recipient=recipient, attempts=F("attempts") + 1)
+    if claimed:
+        attempts = notification.attempts + 1
+        _set(notification, {"status": Status.SENDING, "claimed_at": now, "recipient": recipient})
+        notification.attempts = attempts
+    return bool(claimed)
+
+
+def _set(notification: Notification, values: dict[str, Any]) -> None:
+    for name, value in values.items():
+        setattr(notification, name, value)
 
 
 def _release(notification_id: int, *, error: str, claimed: bool) -> None:

@@ -42,6 +42,22 @@ class TestCompletedTodo:
         assert notification.attempts == 1
         assert notification.sent_at is not None
 
+    def test_an_event_is_handled_in_a_fixed_number_of_queries_and_returns_the_row_as_stored(
+        self, smtp_sink, todo_completed, django_assert_num_queries
+    ):
+        # The worker's hot path: a regression here is CPU on every event.
+        envelope = todo_completed()
+        services.event_handle(envelope=todo_completed())  # the preference row exists now
+
+        with django_assert_num_queries(9):
+            returned = services.event_handle(envelope=envelope)
+
+        stored = Notification.objects.get(event_id=envelope["id"])
+        assert returned.status == stored.status == Notification.Status.SENT
+        fields = ("recipient", "attempts", "claimed_at", "sent_at", "last_error")
+        assert [getattr(returned, f) for f in fields] == [getattr(stored, f) for f in fields]
+        assert len(smtp_sink.received()) == 2
+
     def test_emails_share_one_smtp_session_and_a_dropped_one_is_replaced(
         self, smtp_sink, todo_completed
     ):
