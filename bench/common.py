@@ -169,15 +169,35 @@ class CpuMeter:
     runs on it (every ``postgres`` process on the machine: run it on a quiet one).
     """
 
-    def __init__(self, suite: Suite, *, idle_seconds: float = 3.0) -> None:
+    # Quiet: the suite as a whole below a fifth of a core.
+    QUIET_TICKS_PER_SECOND = TICKS / 5
+
+    def __init__(self, suite: Suite, *, timeout: float = 60.0) -> None:
         self.suite = suite
         self.postgres = suite.database() == "PostgreSQL"
-        first = self.ticks()
-        time.sleep(idle_seconds)
-        self.idle_rate = {  # ticks per second, by process
-            name: (value - first.get(name, 0)) / idle_seconds
-            for name, value in self.ticks().items()
-        }
+        self.idle_rate = self._idle_rate(timeout)
+
+    def _idle_rate(self, timeout: float) -> dict[str, float]:
+        """Ticks per second by process over the first two quiet seconds in a row.
+
+        Waiting for them first keeps work still draining from before (a warm-up's
+        events) out of the idle rate, which ``measure`` takes off its figures.
+        """
+        deadline = time.monotonic() + timeout
+        samples = [(time.monotonic(), self.ticks())]
+        while True:
+            time.sleep(1.0)
+            samples.append((time.monotonic(), self.ticks()))
+            if len(samples) < 3:
+                continue
+            (t0, a), (t1, b), (t2, c) = samples[-3:]
+            quiet = all(
+                sum(later.values()) - sum(earlier.values())
+                <= self.QUIET_TICKS_PER_SECOND * (end - start)
+                for (start, earlier), (end, later) in (((t0, a), (t1, b)), ((t1, b), (t2, c)))
+            )
+            if quiet or time.monotonic() > deadline:
+                return {name: (value - a.get(name, 0)) / (t2 - t0) for name, value in c.items()}
 
     def ticks(self) -> dict[str, int]:
         names = tuple(self.suite.processes())
@@ -192,16 +212,16 @@ class CpuMeter:
         """Run ``work``; return what it returned and the CPU seconds it cost, by process."""
         before, started = self.ticks(), time.monotonic()
         result = work()
-        idle_total = sum(self.idle_rate.values())
+        # Settled: one second at (about) the idle rate again.
+        threshold = sum(self.idle_rate.values()) * 1.5 + 2
         deadline = time.monotonic() + settle_timeout
         last = self.ticks()
         while time.monotonic() < deadline:
             time.sleep(1.0)
-            now = self.ticks()
-            if sum(now.values()) - sum(last.values()) <= idle_total * 1.5 + 2:
-                last = now
-                break
+            now, earlier = self.ticks(), last
             last = now
+            if sum(now.values()) - sum(earlier.values()) <= threshold:
+                break
         elapsed = time.monotonic() - started
         spent = {
             name: max(0.0, (value - before.get(name, 0) - self.idle_rate.get(name, 0.0) * elapsed))

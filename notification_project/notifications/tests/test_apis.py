@@ -54,6 +54,18 @@ class TestNotifications:
         assert [item["id"] for item in body["results"]] == [created[2].id, created[1].id]
         assert "page=2" in body["next"]
 
+    def test_a_page_and_a_notification_are_one_query_each(self, alice, django_assert_num_queries):
+        # Hot routes: a page that shows the end of the list needs no COUNT(*).
+        mine = [make_notification(7) for _ in range(3)]
+
+        with django_assert_num_queries(1):
+            page = alice.get("/notifications").json()
+        with django_assert_num_queries(1):
+            one = alice.get(f"/notifications/{mine[0].id}").json()
+
+        assert (page["count"], len(page["results"])) == (3, 3)
+        assert one["id"] == mine[0].id
+
     def test_one_notification_of_the_caller_is_readable(self, alice):
         mine = make_notification(7)
 

@@ -135,3 +135,20 @@ def test_another_users_todo_is_404_on_every_method_and_stays_untouched(
 
 def test_an_unknown_id_is_404_too(alice: APIClient) -> None:
     assert alice.get("/todos/987654").status_code == 404
+
+
+def test_the_hot_routes_keep_their_query_counts(
+    alice: APIClient, django_assert_num_queries: Any
+) -> None:
+    # A query more on any of them is CPU and a round trip on every request.
+    with django_assert_num_queries(4):  # the todo and its event, in one transaction
+        todo_id = alice.post("/todos", {"title": "count me"}, format="json").json()["id"]
+    with django_assert_num_queries(1):
+        assert alice.get(f"/todos/{todo_id}").json()["title"] == "count me"
+    with django_assert_num_queries(
+        6
+    ):  # read, then in one transaction: lock and re-read, update, event
+        completed = alice.patch(f"/todos/{todo_id}", {"completed": True}, format="json")
+
+    assert completed.json()["completed"] is True
+    assert [event["type"] for event in outbox_events()][-1] == "todo.completed"

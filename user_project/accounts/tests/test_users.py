@@ -135,3 +135,11 @@ def test_a_deleted_users_token_stops_working(as_alice: APIClient) -> None:
 
     assert response.status_code == 401
     assert response.json()["code"] == "token_not_valid"
+
+
+def test_me_is_one_query(as_alice: APIClient, django_assert_num_queries: Any) -> None:
+    # A hot route: the account read once (the token is checked without the database).
+    with django_assert_num_queries(1):
+        response = as_alice.get("/users/me")
+
+    assert response.json()["username"] == "alice"
