@@ -218,11 +218,13 @@ verified_tokens = VerifiedTokens(VERIFIED_TOKENS_MAXSIZE)
 def verify(
     token: str,
     *,
-    expected_type: str = ACCESS,
+    expected_type: str | tuple[str, ...] = ACCESS,
     check_revocation: bool = True,
     cache: bool = False,
 ) -> dict[str, Any]:
     """The token's claims, or :class:`InvalidToken` saying what is wrong with it.
+
+    ``expected_type`` is the ``token_type`` to accept, or a tuple of them.
 
     ``check_revocation=False`` skips the denylist lookup for a caller that checks
     ``DENYLIST_PREFIX + jti`` itself (the gateway, in the same Redis round trip as
@@ -232,8 +234,9 @@ def verify(
     claims = verified_tokens.get(token) if cache else None
     if claims is None:
         claims = _verify_signature(token, cache=cache)
-    if claims.get("token_type") != expected_type:
-        raise InvalidToken(f"Token type must be {expected_type!r}.")
+    accepted = (expected_type,) if isinstance(expected_type, str) else expected_type
+    if claims.get("token_type") not in accepted:
+        raise InvalidToken(f"Token type must be {' or '.join(map(repr, accepted))}.")
     if check_revocation and is_revoked(claims["jti"]):
         raise InvalidToken("Token has been revoked.")
     return dict(claims) if cache else claims
