@@ -1,7 +1,7 @@
 """Before and after, side by side: one service's route, the code at a git ref against this tree.
 
     ./manage-all.sh bench compare --before REF [--service todo-service] [--path /todos]
-        [--rounds 5] [--duration 10] [--connections 8] [--todos 20]
+        [--rounds 5] [--duration 10] [--connections 8] [--todos 20] [--complete 0]
 
 Starts the suite from this working tree (the "after"), then one more gunicorn of
 ``--service`` from a git worktree of ``REF`` (the "before"): that worktree's
@@ -12,8 +12,12 @@ the same token, so both sides see the same machine. Printed per side: req/s,
 p50 and p99, and the service's CPU per request (its master and workers),
 medians over the rounds, and the ratios after / before.
 
-The route is read with a token of a user who has ``--todos`` todos. Run it on
-PostgreSQL (bench/README.md) for figures that mean something.
+The route is read with a token of a user who has ``--todos`` todos, the first
+``--complete`` of them completed (and their notifications recorded, for
+notification-service's routes). ``--path`` may name ``{todo_id}`` and
+``{notification_id}``: the user's first todo and newest notification, for the
+detail routes. Run it on PostgreSQL (bench/README.md) for figures that mean
+something.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from pathlib import Path
 import requests
 from common import (
     TICKS,
+    Account,
     Run,
     Suite,
     cpu_ticks,
@@ -110,6 +115,21 @@ class Before:
         return group_ticks(self.process.pid)
 
 
+def complete(gateway: str, account: Account, todo_ids: list[int]) -> int | None:
+    """Complete these todos; once their notifications are recorded, the newest one's id."""
+    with requests.Session() as session:
+        session.headers.update(account.headers)
+        for todo_id in todo_ids:
+            session.post(f"{gateway}/todos/{todo_id}/complete", timeout=30).raise_for_status()
+        deadline = time.monotonic() + 60
+        while True:
+            page = session.get(f"{gateway}/notifications", timeout=30).json()
+            completions = [n for n in page["results"] if n["event_type"] == "todo.completed"]
+            if len(completions) >= min(len(todo_ids), 20) or time.monotonic() > deadline:
+                return page["results"][0]["id"] if page["results"] else None
+            time.sleep(0.5)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--before", required=True, help="a git ref: the code to compare with")
@@ -119,15 +139,21 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run")
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--todos", type=int, default=20)
+    parser.add_argument("--complete", type=int, default=0, help="how many of them to complete")
     args = parser.parse_args()
     require_wrk()
 
     with Suite("compare") as suite:
-        account = sign_up(suite.url("api-gateway"))
-        create_todos(suite.url("api-gateway"), account, args.todos)
+        gateway = suite.url("api-gateway")
+        account = sign_up(gateway)
+        todo_ids = create_todos(gateway, account, args.todos)
+        notification_id = complete(gateway, account, todo_ids[: args.complete])
+        path = args.path.format(todo_id=todo_ids[0], notification_id=notification_id)
         with Before(suite, args.service, args.before) as before:
             header(suite, this_command())
-            print(f"{args.service} {args.path}, {args.todos} todos, same token")
+            print(
+                f"{args.service} {path}, {args.todos} todos ({args.complete} completed), same token"
+            )
             sides = {"before": before.url, "after": suite.url(args.service)}
 
             def ticks(side: str) -> int:
@@ -138,14 +164,14 @@ def main() -> None:
                 )
 
             for base in sides.values():  # warm both up
-                wrk(base + args.path, account.token, duration=2, connections=args.connections)
+                wrk(base + path, account.token, duration=2, connections=args.connections)
             runs: dict[str, list[Run]] = {side: [] for side in sides}
             for round_number in range(1, args.rounds + 1):
                 order = list(sides) if round_number % 2 else list(reversed(sides))
                 for side in order:
                     started = ticks(side)
                     run, command = wrk(
-                        sides[side] + args.path,
+                        sides[side] + path,
                         account.token,
                         duration=args.duration,
                         connections=args.connections,
