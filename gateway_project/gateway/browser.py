@@ -336,7 +336,7 @@ def _wait_for_refresh(client: Any, key: str) -> bytes | None:
         time.sleep(0.05)
         done = client.get(REFRESHED_PREFIX + key)
         if done is not None or not client.exists(REFRESH_LOCK_PREFIX + key):
-            return done  # type: ignore[no-any-return]
+            return done
     return None
 
 

@@ -24,6 +24,7 @@ own the HTML forms of the browsable API (DRF offers them only to views with
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlencode
 
@@ -58,7 +59,7 @@ class BrowsableAPIRenderer(renderers.BrowsableAPIRenderer):
     template = "servicekit/browsable_api.html"
 
     def get_context(
-        self, data: Any, accepted_media_type: str, renderer_context: dict[str, Any]
+        self, data: Any, accepted_media_type: str | None, renderer_context: Mapping[str, Any]
     ) -> dict[str, Any]:
         context = super().get_context(data, accepted_media_type, renderer_context)
         request = renderer_context["request"]
@@ -83,7 +84,11 @@ class HTMLForms:
     # description of every view that mixes it in.)
 
     form_serializer: type[BaseSerializer[Any]]
-    parser_classes = [parsers.JSONParser, parsers.FormParser, parsers.MultiPartParser]
+    parser_classes: Sequence[type[parsers.BaseParser]] = (
+        parsers.JSONParser,
+        parsers.FormParser,
+        parsers.MultiPartParser,
+    )
 
     def get_serializer(self, *args: Any, **kwargs: Any) -> BaseSerializer[Any]:
         return self.form_serializer(*args, **kwargs)

@@ -16,14 +16,14 @@ from rest_framework.test import APIClient
 from todos.models import Todo
 from todos.tests.support import ALICE
 
-HTML = {"HTTP_ACCEPT": "text/html"}
+HTML = {"Accept": "text/html"}
 GATEWAY_TOKEN = "a" * 32 + "b" * 32  # the shape of a Django CSRF token
 
 pytestmark = pytest.mark.django_db
 
 
 def test_the_list_page_offers_an_html_form_to_create_a_todo(alice: APIClient) -> None:
-    page = alice.get("/todos", **HTML)
+    page = alice.get("/todos", headers=HTML)
 
     assert page.status_code == 200
     assert page["Content-Type"].startswith("text/html")
@@ -59,7 +59,7 @@ def test_json_stays_strict_about_types(alice: APIClient) -> None:
 def test_a_page_through_the_gateway_carries_its_csrf_token_and_a_log_out_button(
     alice: APIClient,
 ) -> None:
-    page = alice.get("/todos", HTTP_X_GATEWAY_CSRF_TOKEN=GATEWAY_TOKEN, **HTML)
+    page = alice.get("/todos", headers={**HTML, "X-Gateway-CSRF-Token": GATEWAY_TOKEN})
 
     html = page.content.decode()
     assert f'"csrfToken": "{GATEWAY_TOKEN}"' in html
@@ -70,7 +70,7 @@ def test_a_page_through_the_gateway_carries_its_csrf_token_and_a_log_out_button(
 
 
 def test_a_page_on_the_service_port_has_no_log_out_button(alice: APIClient) -> None:
-    html = alice.get("/todos", **HTML).content.decode()
+    html = alice.get("/todos", headers=HTML).content.decode()
 
     assert 'id="logout-form"' not in html
     assert GATEWAY_TOKEN not in html
@@ -79,7 +79,7 @@ def test_a_page_on_the_service_port_has_no_log_out_button(alice: APIClient) -> N
 def test_the_401_page_on_the_service_port_says_where_to_log_in(
     api_as: Callable[[int], APIClient],
 ) -> None:
-    page = APIClient().get("/todos?page=2", **HTML)
+    page = APIClient().get("/todos?page=2", headers=HTML)
 
     assert page.status_code == 401
     html = page.content.decode()
