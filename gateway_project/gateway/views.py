@@ -14,7 +14,8 @@ from one Redis round trip.
 A browser has no bearer header: a request without one that carries the
 gateway's session cookies, or asks for HTML, takes :mod:`gateway.browser`'s
 path (CSRF check, the cookie's token put in the header, a refresh when it has
-expired) and then the same checks. The bearer path does not look at cookies.
+expired) and then the same checks. On the bearer path the only cookie work
+is removing the gateway's own from a ``Cookie`` header, when there is one.
 """
 
 from __future__ import annotations
