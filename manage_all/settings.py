@@ -134,6 +134,8 @@ def service_environment(settings: Mapping[str, str], service: catalog.Service) -
         if other.url_variable:
             environment[other.url_variable] = settings[other.url_variable]
     environment["PORT"] = settings[service.port_variable]
+    # Where people log in, for the services' browsable API pages (servicekit.browsable).
+    environment["GATEWAY_URL"] = f"http://127.0.0.1:{settings['GATEWAY_PORT']}"
     if service.database_variable:
         environment["DATABASE_URL"] = settings[service.database_variable]
     if settings.get("SMTP_SINK"):

@@ -80,7 +80,9 @@ INSTALLED_APPS = [
     "gateway",
 ]
 # The hot path stays lean: no sessions, CSRF or messages. whitenoise answers
-# only /static/ (Swagger UI's files) and passes everything else straight on.
+# only /static/ (Swagger UI's and the browsable API's files) and passes everything
+# else straight on. Django's CSRF check runs only where a cookie authenticates
+# (gateway.browser), not as a middleware.
 MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "servicekit.middleware.RequestIdMiddleware",
@@ -88,7 +90,7 @@ MIDDLEWARE = [
     "servicekit.middleware.BodySizeLimitMiddleware",
 ]
 ROOT_URLCONF = "config.urls"
-# Only /docs renders a template; it needs no context processors.
+# Only /docs and the login page render templates; they need no context processors.
 TEMPLATES = [
     {"BACKEND": "django.template.backends.django.DjangoTemplates", "APP_DIRS": True},
 ]
@@ -99,6 +101,11 @@ STATIC_URL = "static/"
 # serves them straight from the installed app.
 STATIC_ROOT = env.str("STATIC_ROOT", default="") or None
 WHITENOISE_USE_FINDERS = STATIC_ROOT is None
+
+# Browser sessions (gateway.browser; docs/decisions/0009): the CSRF cookie is named like
+# the services' own (todo_csrftoken, ...): cookies ignore ports, and the suite shares a host.
+CSRF_COOKIE_NAME = "gateway_csrftoken"
+CSRF_FAILURE_VIEW = "gateway.browser.csrf_failure"
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

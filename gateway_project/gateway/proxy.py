@@ -73,6 +73,7 @@ GATEWAY_SET = frozenset(
         "x-request-id",
         "traceparent",
         "content-length",
+        "x-gateway-csrf-token",  # servicekit.browsable: the page's CSRF token
     }
 )
 # Response headers the gateway's own server writes (or that would be wrong once relayed).
@@ -149,15 +150,40 @@ class Outcome:
     attempts: list[str] = field(default_factory=list)
 
 
-def forward(request: HttpRequest, upstream: Upstream, *, user_id: object = None) -> Outcome:
-    """Send ``request`` to ``upstream`` and return what to answer the client."""
+def forward(
+    request: HttpRequest,
+    upstream: Upstream,
+    *,
+    user_id: object = None,
+    extra_headers: dict[str, str] | None = None,
+) -> Outcome:
+    """Send ``request`` to ``upstream`` and return what to answer the client.
+
+    ``extra_headers`` are the gateway's own, set last (a browser session's CSRF
+    token for the service's page, gateway.browser).
+    """
     body = request.body
     headers = upstream_headers(request, user_id=user_id)
+    if extra_headers:
+        headers.update(extra_headers)
     method = request.method or "GET"
-    url = request.get_full_path()
     retryable = method in RETRYABLE_METHODS or (
         method == "POST" and "HTTP_IDEMPOTENCY_KEY" in request.META
     )
+    return exchange(upstream, method, request.get_full_path(), body, headers, retryable=retryable)
+
+
+def exchange(
+    upstream: Upstream,
+    method: str,
+    url: str,
+    body: bytes,
+    headers: dict[str, str],
+    *,
+    retryable: bool,
+) -> Outcome:
+    """One request to ``upstream`` with the rules above: a client's, or the gateway's own
+    (a browser session's login, refresh and logout at user-service, gateway.browser)."""
     outcome = Outcome(response=HttpResponse(status=502))
 
     def attempts() -> HttpResponse:

@@ -10,6 +10,12 @@ Order matters and follows docs/spec/api.md, "Gateway behaviour": an unknown
 path is a 404 before any token is looked at; a bad token is a 401 before Redis
 or an upstream is asked; a revoked token or an exhausted quota is answered
 from one Redis round trip.
+
+A browser has no bearer header: a request without one that carries the
+gateway's session cookies, or asks for HTML, takes :mod:`gateway.browser`'s
+path (CSRF check, the cookie's token put in the header, a refresh when it has
+expired) and then the same checks. On the bearer path the only cookie work
+is removing the gateway's own from a ``Cookie`` header, when there is one.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ from django.views.decorators.csrf import csrf_exempt
 from servicekit.authentication import TokenUser
 from servicekit.exceptions import page_not_found
 
-from gateway import auth, proxy, routing
+from gateway import auth, browser, proxy, routing
 from gateway.metrics import RATE_LIMIT_REJECTIONS
 from gateway.ratelimit import Policy, limiter
 from gateway.upstreams import get_upstream
@@ -35,11 +41,21 @@ def gateway(request: HttpRequest, path: str = "") -> HttpResponse:
     request.metrics_route = route.prefix  # type: ignore[attr-defined]
 
     jti: str | None = None
+    login_form = False
+    session: browser.Session | None = None
     if route.public:
-        policy = _policy("login" if route.login else "ip")
+        login_form = route.login and browser.is_login_form(request)
+        # The login page itself is a page like any other; its form counts as a login.
+        page = login_form and request.method == "GET"
+        policy = _policy("login" if route.login and not page else "ip")
         subject = request.META.get("REMOTE_ADDR", "")
         user_id = None
     else:
+        if "HTTP_AUTHORIZATION" not in request.META and browser.takes_session(request):
+            try:
+                session = browser.authenticate(request)
+            except browser.Refused as exc:
+                return exc.response
         try:
             claims = auth.verify_bearer(request)
         except auth.Unauthorized as exc:
@@ -53,19 +69,37 @@ def gateway(request: HttpRequest, path: str = "") -> HttpResponse:
 
     decision = limiter.check(policy, subject, jti=jti)
     if decision.revoked:
-        return auth.revoked().response()
+        return browser.revoked(request) if session else auth.revoked().response()
     if not decision.allowed:
         RATE_LIMIT_REJECTIONS.labels(policy.name).inc()
-        return decision.too_many_requests()
+        refusal = decision.too_many_requests()
+        return browser.as_login_page(request, refusal) if login_form else refusal
 
-    upstream = get_upstream(route.service)
-    outcome = proxy.forward(request, upstream, user_id=user_id)
+    if login_form:
+        response = browser.login(request)
+    elif session is not None and browser.is_logout(request):
+        response = browser.logout(request, session)
+    else:
+        response = _forward(request, route.service, user_id, session)
+    decision.apply_headers(response)
+    return response
+
+
+def _forward(
+    request: HttpRequest, service: str, user_id: int | None, session: browser.Session | None
+) -> HttpResponse:
+    upstream = get_upstream(service)
+    if "HTTP_COOKIE" in request.META:
+        browser.strip_cookies(request)
+    extra_headers = session.headers(request) if session is not None else None
+    outcome = proxy.forward(request, upstream, user_id=user_id, extra_headers=extra_headers)
     request.access_log = {  # type: ignore[attr-defined]
         "upstream": upstream.name,
         "instance": outcome.instance.url if outcome.instance else None,
         "attempts": len(outcome.attempts),
     }
-    decision.apply_headers(outcome.response)
+    if session is not None:
+        browser.finish(request, session, outcome.response)
     return outcome.response
 
 

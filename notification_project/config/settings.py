@@ -189,6 +189,8 @@ CELERY_TASK_ROUTES = {"notification.*": {"queue": NOTIFICATION_QUEUE}}
 SERVICEKIT = {
     "SERVICE_NAME": SERVICE_NAME,
     "SERVICE_VERSION": __version__,
+    # Where a browsable API page on this port sends people to log in (servicekit.browsable).
+    "GATEWAY_URL": env.http_url("GATEWAY_URL", default="http://127.0.0.1:8080"),
     "REDIS_URL": REDIS_URL,
     "JWKS_URL": JWKS_URL,
     # Calls to user-service (servicekit.http; notifications/integrations/users.py).

@@ -266,6 +266,26 @@ def test_http_urls_rejects_non_http_urls(monkeypatch: pytest.MonkeyPatch, value:
         env.http_urls("TODO_URLS", dev_default="http://127.0.0.1:8081")
 
 
+# -- http_url() ---------------------------------------------------------------
+
+
+def test_http_url_keeps_its_default_in_production(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("GATEWAY_URL", raising=False)
+    env = env_with(monkeypatch, DJANGO_ENV="production")
+
+    assert env.http_url("GATEWAY_URL", default="http://127.0.0.1:8080/") == "http://127.0.0.1:8080"
+
+
+@pytest.mark.parametrize("value", ["foo", "ftp://files:21", "http://a:b", "http://a:1, http://b:2"])
+def test_http_url_rejects_what_is_not_one_http_url(
+    monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    env = env_with(monkeypatch, GATEWAY_URL=value)
+
+    with pytest.raises(ImproperlyConfigured, match=r"^GATEWAY_URL: "):
+        env.http_url("GATEWAY_URL", default="http://127.0.0.1:8080")
+
+
 # -- required() and DJANGO_ENV ------------------------------------------------
 
 

@@ -1,7 +1,7 @@
 """The first run, in a real browser: what a person reaches after ``up`` and ``demo``.
 
 One copy of the suite is started (``manage-all.sh up -d``) and given the demo
-data (``manage-all.sh demo``); headless Chromium then logs in to each admin
+data (``manage-all.sh demo``) by browser/conftest.py; headless Chromium then logs in to each admin
 and opens its main lists, uses the gateway's Swagger UI with a token, opens
 Flower and the mail viewer. Every page is saved as a screenshot in
 ``SCREENSHOT_DIR`` (default ``var/test-artifacts/screenshots``);
@@ -11,77 +11,16 @@ pictures in the docs.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterator
-from dataclasses import dataclass
-
 import pytest
-import requests
-from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
-from browser.conftest import Screenshots
+from browser.conftest import SERVICES, Demo, Screenshots, wait_for_text
 from support import Suite
 
 pytestmark = pytest.mark.browser
-
-SERVICES = ("todo-service", "user-service", "notification-service")
-
-
-@dataclass(frozen=True)
-class Demo:
-    token: str
-    admin_passwords: dict[str, str]
-
-
-@pytest.fixture(scope="module")
-def suite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Suite]:
-    suite = Suite(var_dir=tmp_path_factory.mktemp("first-run"))
-    suite.up()
-    yield suite
-    suite.down()
-
-
-@pytest.fixture(scope="module")
-def demo(suite: Suite) -> Demo:
-    result = suite.manage("demo")
-    assert result.returncode == 0, f"demo failed:\n{result.stdout}\n{result.stderr}"
-    passwords = dict(re.findall(r"^\s+(\S+-service)\s+http://\S+/admin/\s+admin / (\S+)$",
-                                result.stdout, re.M))  # fmt: skip
-    assert set(passwords) == set(SERVICES), result.stdout
-    token = re.search(r"export TOKEN=(\S+)", result.stdout)
-    assert token, result.stdout
-    _delete_an_account(suite)  # so that the saga console has a saga to show
-    return Demo(token=token.group(1), admin_passwords=passwords)
-
-
-def _delete_an_account(suite: Suite) -> None:
-    gateway = suite.url("api-gateway", "")
-    account = {
-        "username": "leaving",
-        "email": "leaving@example.com",
-        "password": "so-long-and-thanks",
-    }
-    requests.post(f"{gateway}/auth/register", json=account, timeout=10).raise_for_status()
-    token = requests.post(f"{gateway}/auth/login", json=account, timeout=10).json()["access"]
-    deleted = requests.delete(
-        f"{gateway}/users/me",
-        json={"password": account["password"]},
-        headers={"Authorization": f"Bearer {token}"},
-        timeout=10,
-    )
-    assert deleted.status_code == 202, deleted.text
-
-
-def wait_for_text(browser: WebDriver, text: str, *, timeout: float = 20) -> None:
-    # While a page loads (after a form is submitted), the body found may be the old one.
-    WebDriverWait(browser, timeout, ignored_exceptions=[StaleElementReferenceException]).until(
-        lambda driver: text in driver.find_element(By.TAG_NAME, "body").text,
-        message=f"{text!r} never appeared on {browser.current_url}",
-    )
 
 
 def admin_login(browser: WebDriver, base: str, password: str) -> None:

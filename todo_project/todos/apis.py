@@ -11,6 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 from servicekit.authentication import TokenUser
+from servicekit.browsable import HTMLForms
 from servicekit.pagination import PageNumberPagination
 
 from todos import idempotency, selectors, services
@@ -30,7 +31,8 @@ def _user_id(request: Request) -> int:
     return user.id
 
 
-class TodoListCreateApi(APIView):
+class TodoListCreateApi(HTMLForms, APIView):
+    form_serializer = TodoInputSerializer
     # Read by drf-spectacular too: the schema shows the page ({"count", "next", ...}).
     pagination_class = PageNumberPagination
 
@@ -90,7 +92,9 @@ class TodoListCreateApi(APIView):
         return Response(stored.body, status=stored.status_code, headers=headers)
 
 
-class TodoDetailApi(APIView):
+class TodoDetailApi(HTMLForms, APIView):
+    form_serializer = TodoInputSerializer
+
     @extend_schema(responses=TodoSerializer)
     def get(self, request: Request, todo_id: int) -> Response:
         todo = selectors.todo_get(user_id=_user_id(request), todo_id=todo_id)

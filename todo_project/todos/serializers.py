@@ -1,5 +1,7 @@
 """What goes in and out of the API. Input fields are strict about JSON types:
-``"title": 5`` or ``"completed": "yes"`` is a 400, not silently converted."""
+``"title": 5`` or ``"completed": "yes"`` is a 400, not silently converted. The
+browsable API's HTML form is the one exception: a form has nothing but strings,
+and its checkbox sends ``"true"`` (servicekit.browsable.HTMLForms)."""
 
 from __future__ import annotations
 
@@ -7,6 +9,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from rest_framework import serializers
+from rest_framework.fields import empty
+from rest_framework.utils import html
 from servicekit.saga import serializers as saga_serializers
 from servicekit.serializers import ModelSerializer, utc_iso
 
@@ -26,6 +30,12 @@ class StrictCharField(serializers.CharField):
 
 class StrictBooleanField(serializers.BooleanField):
     default_error_messages = {"invalid": "Must be true or false."}
+
+    def get_value(self, dictionary: Any) -> Any:
+        value = super().get_value(dictionary)
+        if html.is_html_input(dictionary) and value is not empty and isinstance(value, str):
+            return value == "true"  # a form: the checkbox's value when checked
+        return value
 
     def to_internal_value(self, data: Any) -> bool:
         if not isinstance(data, bool):

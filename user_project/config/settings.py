@@ -217,6 +217,8 @@ CELERY_TASK_ROUTES = {"sagas.*": {"queue": SAGA_QUEUE}}
 SERVICEKIT = {
     "SERVICE_NAME": SERVICE_NAME,
     "SERVICE_VERSION": __version__,
+    # Where a browsable API page on this port sends people to log in (servicekit.browsable).
+    "GATEWAY_URL": env.http_url("GATEWAY_URL", default="http://127.0.0.1:8080"),
     "REDIS_URL": REDIS_URL,
     # Where the outbox relay publishes events: notification-service's consumer
     # task and its queue, by name (docs/spec/events.md, "Transport").

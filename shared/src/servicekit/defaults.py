@@ -6,6 +6,7 @@ where they have nothing to add, e.g. ``MIDDLEWARE = defaults.MIDDLEWARE``.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 # Request id first so that everything after it (including errors) logs with it;
@@ -31,7 +32,8 @@ MIDDLEWARE: list[str] = [
 REST_FRAMEWORK: dict[str, Any] = {
     "DEFAULT_RENDERER_CLASSES": [
         "rest_framework.renderers.JSONRenderer",
-        "rest_framework.renderers.BrowsableAPIRenderer",
+        # DRF's browsable API, with the gateway's login and CSRF token (servicekit.browsable).
+        "servicekit.browsable.BrowsableAPIRenderer",
     ],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_PAGINATION_CLASS": "servicekit.pagination.PageNumberPagination",
@@ -42,7 +44,8 @@ REST_FRAMEWORK: dict[str, Any] = {
 TEMPLATES: list[dict[str, Any]] = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [],
+        # servicekit's own templates (the browsable API's page) before the apps' ones.
+        "DIRS": [str(Path(__file__).resolve().parent / "templates")],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -73,6 +76,9 @@ SPECTACULAR_SETTINGS: dict[str, Any] = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # A view may take HTML form bodies for the browsable API (servicekit.browsable);
+    # the API documented for programs is JSON.
+    "PARSER_WHITELIST": ["rest_framework.parsers.JSONParser"],
     "PREPROCESSING_HOOKS": ["servicekit.openapi.document_each_path_once"],
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",

@@ -164,15 +164,24 @@ class Env(environ.Env):
         raw = self.required(var, dev_default=dev_default)
         urls = [item.strip().rstrip("/") for item in raw.split(",") if item.strip()]
         for url in urls:
-            parts = urlsplit(url)
-            if parts.scheme not in ("http", "https") or not _has_host_and_port(url):
-                raise ImproperlyConfigured(
-                    f"{var}: {_redact(url)!r} is not an http(s) URL; "
-                    "expected e.g. http://127.0.0.1:8081"
-                )
+            _check_http_url(var, url)
         if not urls:
             raise ImproperlyConfigured(f"{var}: no URL given")
         return urls
+
+    def http_url(self, var: str, *, default: str) -> str:
+        """One base URL with a default that also holds in production (a public address)."""
+        url = self.str(var, default=default).strip().rstrip("/")
+        _check_http_url(var, url)
+        return url
+
+
+def _check_http_url(var: str, url: str) -> None:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not _has_host_and_port(url):
+        raise ImproperlyConfigured(
+            f"{var}: {_redact(url)!r} is not an http(s) URL; expected e.g. http://127.0.0.1:8081"
+        )
 
 
 def _has_host_and_port(url: str) -> bool:

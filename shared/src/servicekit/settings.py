@@ -92,6 +92,9 @@ DEFAULTS: dict[str, Any] = {
     "METRICS_DIR": None,
     "WORKER_METRICS_PORT": None,
     "METRICS_TOKEN": None,
+    # Where people reach the suite (the gateway, which has the browser login): a
+    # browsable API page on a service's own port that answers 401 links to its /auth/login.
+    "GATEWAY_URL": "http://127.0.0.1:8080",
 }
 
 
