@@ -53,6 +53,7 @@ class TestCompletedTodo:
             returned = services.event_handle(envelope=envelope)
 
         stored = Notification.objects.get(event_id=envelope["id"])
+        assert isinstance(returned, Notification)
         assert returned.status == stored.status == Notification.Status.SENT
         fields = ("recipient", "attempts", "claimed_at", "sent_at", "last_error")
         assert [getattr(returned, f) for f in fields] == [getattr(stored, f) for f in fields]
