@@ -26,6 +26,12 @@ def caller_id(request: Request) -> int:
     return request.user.id
 
 
+def _readable(notifications: QuerySet[Notification]) -> QuerySet[Notification]:
+    # Only the columns the API shows: a row's event envelope (JSON, the largest column)
+    # was read and decoded for every row of a page, a tenth of the CPU of a page of 20.
+    return notifications.only(*NotificationSerializer.Meta.fields)
+
+
 class NotificationListApi(generics.ListAPIView):
     """The caller's notifications, newest first."""
 
@@ -35,7 +41,7 @@ class NotificationListApi(generics.ListAPIView):
     serializer_class = NotificationSerializer
 
     def get_queryset(self) -> QuerySet[Notification]:
-        return selectors.notification_list(user_id=caller_id(self.request))
+        return _readable(selectors.notification_list(user_id=caller_id(self.request)))
 
 
 class NotificationDetailApi(generics.RetrieveAPIView):
@@ -46,7 +52,7 @@ class NotificationDetailApi(generics.RetrieveAPIView):
     serializer_class = NotificationSerializer
 
     def get_queryset(self) -> QuerySet[Notification]:
-        return selectors.notification_list(user_id=caller_id(self.request))
+        return _readable(selectors.notification_list(user_id=caller_id(self.request)))
 
 
 class PreferenceApi(APIView):

@@ -58,13 +58,16 @@ class TestNotifications:
         # Hot routes: a page that shows the end of the list needs no COUNT(*).
         mine = [make_notification(7) for _ in range(3)]
 
-        with django_assert_num_queries(1):
+        with django_assert_num_queries(1) as page_query:
             page = alice.get("/notifications").json()
-        with django_assert_num_queries(1):
+        with django_assert_num_queries(1) as one_query:
             one = alice.get(f"/notifications/{mine[0].id}").json()
 
         assert (page["count"], len(page["results"])) == (3, 3)
         assert one["id"] == mine[0].id
+        # and neither reads the event envelope, which the API does not show
+        for queries in (page_query, one_query):
+            assert '"envelope"' not in queries.captured_queries[0]["sql"]
 
     def test_one_notification_of_the_caller_is_readable(self, alice):
         mine = make_notification(7)
