@@ -1,6 +1,9 @@
+from collections.abc import Iterable
+from typing import Any
+
 from rest_framework import serializers
 from servicekit.saga import serializers as saga_serializers
-from servicekit.serializers import ModelSerializer
+from servicekit.serializers import ModelSerializer, utc_iso
 
 from notifications.models import Erasure, Notification
 
@@ -24,6 +27,24 @@ class NotificationSerializer(ModelSerializer):
             "sent_at",
         ]
         read_only_fields = fields
+
+
+# The list's rows, written without a serializer per row, as GET /todos does: the page is
+# read with .values() and each row written by notification_rows, exactly what
+# NotificationSerializer writes (tests/test_serializers.py compares them).
+NOTIFICATION_FIELDS: tuple[str, ...] = tuple(NotificationSerializer.Meta.fields)
+
+
+def notification_rows(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``.values(*NOTIFICATION_FIELDS)`` rows as the API's notification objects."""
+    return [
+        {
+            **row,
+            "created_at": utc_iso(row["created_at"]),
+            "sent_at": row["sent_at"] and utc_iso(row["sent_at"]),
+        }
+        for row in rows
+    ]
 
 
 class PreferenceSerializer(serializers.Serializer):
