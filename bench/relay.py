@@ -40,6 +40,7 @@ def start_relays(suite: Suite, count: int, log_dir: Path) -> list[subprocess.Pop
         "LOG_LEVEL": "INFO",
         # No redelivery during a run (nothing confirms; copies would be by design).
         "OUTBOX_REDELIVER_AFTER_SECONDS": "3600",
+        "OUTBOX_REDELIVER_LOST_AFTER_SECONDS": "3600",
     }
     relays, logs = [], []
     for number in range(count):

@@ -76,14 +76,14 @@ def service_of(path: str) -> str:
 
 
 RECEIPT_PREFIX = "event-receipt:"  # servicekit.events.receipts
+RECEIPT_ACCEPTED = b"accepted"
 
 
 def unconfirmed(databases: dict[str, str], redis_url: str) -> dict[str, list[str]]:
-    """Outbox rows, by service, not yet published or without the consumer's receipt.
+    """Outbox rows, by service, not yet published or not confirmed by the consumer.
 
-    The relay marks a row delivered only when it looks at old rows
-    (``OUTBOX_REDELIVER_AFTER_SECONDS``); the receipt in Redis is the consumer's
-    word as soon as it is done, so that is what is read here.
+    The relay marks a row delivered only on its sweeps; the receipt in Redis is
+    the consumer's word as soon as it is done, so that is what is read here.
     """
     client = redis.Redis.from_url(redis_url)
     found: dict[str, list[str]] = {}
@@ -97,7 +97,11 @@ def unconfirmed(databases: dict[str, str], redis_url: str) -> dict[str, list[str
         published = [event_id for event_id, is_published in rows if is_published]
         receipts = client.mget([RECEIPT_PREFIX + e for e in published]) if published else []
         missing = [e for e, is_published in rows if not is_published]
-        missing += [e for e, receipt in zip(published, receipts, strict=True) if not receipt]
+        missing += [
+            e
+            for e, receipt in zip(published, receipts, strict=True)
+            if receipt in (None, RECEIPT_ACCEPTED)  # none yet, or "on it" only
+        ]
         if missing:
             found[service] = missing
     return found

@@ -55,6 +55,10 @@ class NotificationTask(Task):
 
 @app.task(name="notification.handle_event", base=NotificationTask)
 def handle_event(envelope: Any) -> None:
+    # A worker has the event: from here on Celery keeps it until it is handled (the
+    # unacknowledged message, the retries). Tell the producer's relay, so that it does
+    # not take an event that is slow to handle (a mail server down) for a lost one.
+    _accept(envelope)
     # The trace of the request that caused the event goes on here (tracing on).
     event = envelope if isinstance(envelope, dict) else {}
     with tracing.span(
@@ -69,10 +73,19 @@ def handle_event(envelope: Any) -> None:
     _confirm(envelope)
 
 
+def _accept(envelope: Any) -> None:
+    if event_id := _event_id(envelope):
+        receipts.accept(event_id)
+
+
 def _confirm(envelope: Any) -> None:
-    event_id = envelope.get("id") if isinstance(envelope, dict) else None
-    if isinstance(event_id, str):
+    if event_id := _event_id(envelope):
         receipts.confirm(event_id)
+
+
+def _event_id(envelope: Any) -> str | None:
+    event_id = envelope.get("id") if isinstance(envelope, dict) else None
+    return event_id if isinstance(event_id, str) else None
 
 
 @app.task(name=services.DELIVER_TASK, base=NotificationTask)

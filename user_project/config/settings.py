@@ -224,9 +224,13 @@ SERVICEKIT = {
     # task and its queue, by name (docs/spec/events.md, "Transport").
     "OUTBOX_TASK_NAME": "notification.handle_event",
     "OUTBOX_QUEUE": "notification.events",
-    # Events the consumer has not confirmed after this long are published again.
+    # Events the consumer has not confirmed after this long are published again,
+    # and sooner those it never received (servicekit.events.receipts).
     "OUTBOX_REDELIVER_AFTER_SECONDS": env.positive_number(
         "OUTBOX_REDELIVER_AFTER_SECONDS", default=300.0
+    ),
+    "OUTBOX_REDELIVER_LOST_AFTER_SECONDS": env.positive_number(
+        "OUTBOX_REDELIVER_LOST_AFTER_SECONDS", default=20.0
     ),
     # user-service verifies its own tokens with the same verifier as everyone,
     # reading its key ring directly instead of over HTTP from itself. Reading it

@@ -150,12 +150,37 @@ def test_published_events_are_emailed_once_and_a_poison_message_is_recorded_as_f
     assert "'title' is a required property" in reason
     # every event, the poison one too, is confirmed to the producer's relay
 
-    def receipts() -> set[str]:
-        keys = redis.Redis.from_url(broker.url, decode_responses=True).keys("event-receipt:*")
-        return {str(key).split(":", 1)[1] for key in keys}
+    def confirmed() -> set[str]:
+        client = redis.Redis.from_url(broker.url, decode_responses=True)
+        keys = client.keys("event-receipt:*")
+        if not keys:
+            return set()
+        done = [key for key, value in zip(keys, client.mget(keys), strict=True) if value == "done"]
+        return {str(key).split(":", 1)[1] for key in done}
 
     expected = {poison["id"], envelope["id"], marker["id"]}
-    wait_for(lambda: receipts() == expected, timeout=10, what="a receipt for each event")
+    wait_for(lambda: confirmed() == expected, timeout=10, what="a confirmation of each event")
+
+
+def test_an_event_is_accepted_as_soon_as_a_worker_has_it_and_confirmed_once_handled(
+    start_worker, publish, smtp_sink, broker, todo_completed
+):
+    # given: a mail server that holds the conversation
+    smtp_sink.stall_next.set()
+    start_worker()
+    envelope = todo_completed()
+    receipt = f"event-receipt:{envelope['id']}"
+    client = redis.Redis.from_url(broker.url)
+
+    # when: the worker is sending its email
+    publish(envelope)
+    wait_for(smtp_sink.stalled.is_set, timeout=60, what="the worker to start sending")
+
+    # then: the producer's relay can see the event is in hand, not lost ...
+    assert client.get(receipt) == b"accepted"
+    # ... and that it is done, once the email is out
+    smtp_sink.release.set()
+    wait_for(lambda: client.get(receipt) == b"done", timeout=30, what="the confirmation")
 
 
 def test_a_worker_killed_while_sending_is_redelivered_and_the_email_sent_once(

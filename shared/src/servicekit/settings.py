@@ -76,11 +76,15 @@ DEFAULTS: dict[str, Any] = {
     "OUTBOX_HOUSEKEEPING": [],
     # ... and the relay lag (age of the oldest unpublished row) readiness warns about.
     "OUTBOX_LAG_WARNING_SECONDS": 60,
-    # End-to-end delivery: a published event without the consumer's receipt
-    # (servicekit.events.receipts) after this many seconds is published again, up to
+    # End-to-end delivery (servicekit.events.receipts): a published event the
+    # consumer has not confirmed after this many seconds is published again, up to
     # OUTBOX_MAX_DELIVERIES times in all (0 turns redelivery off). Longer than the
     # consumer's own retries take, so that those are not duplicated.
     "OUTBOX_REDELIVER_AFTER_SECONDS": 300.0,
+    # ... and one with no receipt at all (not even "accepted") after this many
+    # seconds, while nothing waits in the consumer's queue, was lost on the way:
+    # it is published again then (0: only after OUTBOX_REDELIVER_AFTER_SECONDS).
+    "OUTBOX_REDELIVER_LOST_AFTER_SECONDS": 20.0,
     "OUTBOX_MAX_DELIVERIES": 5,
     # How long the consumer's receipts are kept in Redis.
     "EVENT_RECEIPT_TTL_SECONDS": 7 * 24 * 3600,

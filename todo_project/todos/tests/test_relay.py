@@ -200,6 +200,62 @@ class TestDeliveryReceipts:
         assert handled_row.delivered_at is not None
         assert handled_row.state == "delivered"
 
+    def test_an_event_lost_on_the_way_is_published_again_once_the_queue_is_empty(
+        self, private_redis: RedisServer
+    ) -> None:
+        make_todo(ALICE)
+        Relay().drain()
+        # 30 s without a receipt, and nothing waits in the queue: the broker lost it
+        OutboxMessage.objects.update(published_at=timezone.now() - timedelta(seconds=30))
+        redis.Redis.from_url(private_redis.url).delete("notification.events")
+
+        assert Relay().redeliver_unconfirmed() == 1
+
+        row = OutboxMessage.objects.get()
+        [message] = published_messages(private_redis.url)
+        assert message["id"] == str(row.event_id)
+        assert (row.deliveries, row.state) == (2, "published")
+
+    def test_an_event_still_queued_is_not_taken_for_lost(self, private_redis: RedisServer) -> None:
+        make_todo(ALICE)
+        Relay().drain()
+        # the consumer is slow or away: the message waits in the queue
+        OutboxMessage.objects.update(published_at=timezone.now() - timedelta(seconds=30))
+
+        assert Relay().redeliver_unconfirmed() == 0
+        assert len(published_messages(private_redis.url)) == 1
+
+    def test_an_accepted_event_is_left_to_the_consumer_until_it_is_late(
+        self, private_redis: RedisServer
+    ) -> None:
+        make_todo(ALICE)
+        Relay().drain()
+        row = OutboxMessage.objects.get()
+        # a worker took it and is retrying (its mail server is down): no confirmation yet
+        redis.Redis.from_url(private_redis.url).delete("notification.events")
+        receipts.accept(str(row.event_id))
+        OutboxMessage.objects.update(published_at=timezone.now() - timedelta(seconds=30))
+
+        assert Relay().redeliver_unconfirmed() == 0
+        row.refresh_from_db()
+        assert row.state == "accepted"
+        assert published_messages(private_redis.url) == []
+
+        # when: it is still not confirmed after OUTBOX_REDELIVER_AFTER_SECONDS
+        self._published_a_while_ago()
+        assert Relay().redeliver_unconfirmed() == 1
+        assert len(published_messages(private_redis.url)) == 1
+
+    def test_accepting_never_undoes_a_confirmation(self) -> None:
+        receipts.confirm("event-1")
+        receipts.accept("event-1")  # a copy of a handled event, taken by a worker
+        receipts.accept("event-2")
+
+        assert receipts.states(["event-1", "event-2", "event-3"]) == {
+            "event-1": receipts.DONE,
+            "event-2": receipts.ACCEPTED,
+        }
+
     def test_nothing_is_published_again_before_its_time(self, private_redis: RedisServer) -> None:
         make_todo(ALICE)
         Relay().drain()

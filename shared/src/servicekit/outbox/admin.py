@@ -23,6 +23,7 @@ class StateFilter(admin.SimpleListFilter):
         return [
             ("pending", "pending"),
             ("published", "published, no receipt yet"),
+            ("accepted", "accepted (the consumer is on it)"),
             ("delivered", "delivered (receipt seen)"),
             ("undelivered", "undelivered (gave up)"),
         ]
@@ -32,6 +33,8 @@ class StateFilter(admin.SimpleListFilter):
         states = {
             "pending": Q(published_at__isnull=True),
             "published": Q(published_at__isnull=False, delivered_at__isnull=True)
+            & Q(deliveries__lt=most, accepted_at__isnull=True),
+            "accepted": Q(accepted_at__isnull=False, delivered_at__isnull=True)
             & Q(deliveries__lt=most),
             "delivered": Q(delivered_at__isnull=False),
             "undelivered": Q(delivered_at__isnull=True, deliveries__gte=most),
@@ -50,6 +53,7 @@ class OutboxMessageAdmin(admin.ModelAdmin):
         "created_at",
         "published_at",
         "deliveries",
+        "accepted_at",
         "delivered_at",
     ]
     list_filter = [StateFilter, "event_type"]
@@ -65,6 +69,7 @@ class OutboxMessageAdmin(admin.ModelAdmin):
         "created_at",
         "published_at",
         "deliveries",
+        "accepted_at",
         "delivered_at",
         "attempts",
         "last_error",

@@ -35,7 +35,9 @@ class OutboxMessage(models.Model):
     last_error = models.TextField(blank=True)
     # How often it was handed to the broker; more than once when no receipt came in time.
     deliveries = models.PositiveIntegerField(default=0)
-    # When the relay saw the consumer's receipt (servicekit.events.receipts).
+    # When the relay saw the consumer's receipts (servicekit.events.receipts): that
+    # the consumer has recorded the event and is on it, and that it is done with it.
+    accepted_at = models.DateTimeField(null=True, blank=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
 
     objects = OutboxMessageManager()
@@ -70,6 +72,8 @@ class OutboxMessage(models.Model):
             return "pending"
         if self.deliveries >= servicekit_settings.OUTBOX_MAX_DELIVERIES:
             return "undelivered"  # published again and again, never confirmed: see to it
+        if self.accepted_at:
+            return "accepted"
         return "published"
 
     def as_envelope(self) -> dict[str, Any]:

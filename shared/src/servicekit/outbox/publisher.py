@@ -16,7 +16,7 @@ from functools import cache
 from typing import Any
 
 from celery import Celery
-from kombu import Connection
+from kombu import Connection, Exchange, Queue
 
 from servicekit.settings import servicekit_settings
 
@@ -103,6 +103,22 @@ class Publisher:
         except BaseException:
             self.close()
             raise
+
+    def waiting(self) -> int:
+        """How many messages wait in the consumer's queue (raises if the broker is away)."""
+        _, queue = destination()
+        try:
+            if self._connection is None:
+                self._connection = celery_app().connection_for_write()
+            # Declared as Celery declares a queue it publishes to; declaring is
+            # idempotent and answers with the number of messages in it.
+            declared = Queue(queue, Exchange(queue), routing_key=queue)(
+                self._connection.default_channel
+            ).queue_declare()
+        except Exception:
+            self.close()
+            raise
+        return int(declared.message_count)
 
     def close(self) -> None:
         if self._connection is not None:

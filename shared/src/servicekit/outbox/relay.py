@@ -8,10 +8,13 @@ One loop, run by ``python manage.py relay_outbox``::
        stop at the first failure
     -> mark the published ones, in the same transaction
     -> on failure back off (doubling, capped) and try again
-    -> every sweep: rows published OUTBOX_REDELIVER_AFTER_SECONDS ago are checked
-       for the consumer's receipt (servicekit.events.receipts); confirmed ones are
-       marked delivered, the others published again (at most OUTBOX_MAX_DELIVERIES
-       times in all), so an event the broker lost after taking it still arrives
+    -> every sweep: published rows are checked for the consumer's receipts
+       (servicekit.events.receipts); confirmed ones are marked delivered, and
+       those the broker lost after taking it (no receipt after
+       OUTBOX_REDELIVER_LOST_AFTER_SECONDS, with the consumer's queue empty) or
+       the consumer never finished (not confirmed after
+       OUTBOX_REDELIVER_AFTER_SECONDS) are published again, at most
+       OUTBOX_MAX_DELIVERIES times in all: every event arrives
 
 Several relays may run against PostgreSQL: ``SKIP LOCKED`` gives each its own
 rows. SQLite has no row locks (``select_for_update`` does nothing there), so
@@ -31,7 +34,7 @@ from typing import Any
 
 import redis
 from django.db import close_old_connections, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
@@ -110,37 +113,53 @@ class Relay:
         return len(published)
 
     def redeliver_unconfirmed(self) -> int:
-        """Check receipts of rows published a while ago; publish again the unconfirmed ones.
+        """Read the consumer's receipts of published rows; publish again the lost ones.
 
-        Returns how many were published again. Raises :class:`PublishFailed` if
-        Redis (receipts or broker) cannot be reached.
+        A row is published again when it has no receipt at all
+        ``OUTBOX_REDELIVER_LOST_AFTER_SECONDS`` after publishing while the
+        consumer's queue is empty (nothing waits that could be it: the broker
+        lost it), or when the consumer has not confirmed it
+        ``OUTBOX_REDELIVER_AFTER_SECONDS`` after publishing. Rows are marked
+        accepted and delivered as their receipts say. Returns how many were
+        published again. Raises :class:`PublishFailed` if Redis (receipts or
+        broker) cannot be reached.
         """
         after = servicekit_settings.OUTBOX_REDELIVER_AFTER_SECONDS
         if not after:
             return 0
-        cutoff = timezone.now() - timedelta(seconds=after)
+        now = timezone.now()
+        late = now - timedelta(seconds=after)
+        due = Q(published_at__lt=late)
+        lost_after = servicekit_settings.OUTBOX_REDELIVER_LOST_AFTER_SECONDS
+        if lost_after and self._consumer_queue_is_empty():
+            lost = now - timedelta(seconds=lost_after)
+            due |= Q(published_at__lt=lost, accepted_at__isnull=True)
         error: Exception | None = None
         with transaction.atomic():
             rows = list(
                 OutboxMessage.objects.unconfirmed()
-                .filter(
-                    published_at__lt=cutoff,
-                    deliveries__lt=servicekit_settings.OUTBOX_MAX_DELIVERIES,
-                )
+                .filter(due, deliveries__lt=servicekit_settings.OUTBOX_MAX_DELIVERIES)
                 .select_for_update(skip_locked=True)
                 .order_by("published_at")
-                .only("id", "event_id", "envelope", "deliveries")[: self.batch_size]
+                .only("id", "event_id", "envelope", "deliveries", "published_at", "accepted_at")[
+                    : self.batch_size
+                ]
             )
             if not rows:
                 return 0
             try:
-                seen = receipts.confirmed([str(row.event_id) for row in rows])
+                seen = receipts.states([str(row.event_id) for row in rows])
             except redis.RedisError as exc:
                 raise PublishFailed(f"receipts unreadable: {exc}") from exc
-            now = timezone.now()
-            confirmed = [row.pk for row in rows if str(row.event_id) in seen]
-            OutboxMessage.objects.filter(pk__in=confirmed).update(delivered_at=now)
+            done = [row.pk for row in rows if seen.get(str(row.event_id)) == receipts.DONE]
+            OutboxMessage.objects.filter(pk__in=done).update(delivered_at=now)
+            accepted = [row for row in rows if seen.get(str(row.event_id)) == receipts.ACCEPTED]
+            OutboxMessage.objects.filter(
+                pk__in=[row.pk for row in accepted if row.accepted_at is None]
+            ).update(accepted_at=now)
+            # No receipt: lost. Accepted long ago and never confirmed: the consumer lost it.
             missing = [row for row in rows if str(row.event_id) not in seen]
+            missing += [row for row in accepted if row.published_at < late]
             again: list[OutboxMessage] = []
             try:
                 with self.publisher.publishing() as publish:
@@ -160,6 +179,12 @@ class Relay:
         if error is not None:
             raise PublishFailed(str(error)) from error
         return len(again)
+
+    def _consumer_queue_is_empty(self) -> bool:
+        try:
+            return self.publisher.waiting() == 0
+        except Exception as exc:
+            raise PublishFailed(f"queue unreadable: {exc}") from exc
 
     def drain(self) -> int:
         """Publish batches until nothing is pending (or :attr:`stop` is set)."""

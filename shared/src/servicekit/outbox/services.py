@@ -84,7 +84,12 @@ def republish(*, message_ids: list[int]) -> int:
     did arrive; it is for rows an operator knows were lost downstream.
     """
     count = OutboxMessage.objects.filter(pk__in=message_ids).update(
-        published_at=None, delivered_at=None, attempts=0, deliveries=0, last_error=""
+        published_at=None,
+        accepted_at=None,
+        delivered_at=None,
+        attempts=0,
+        deliveries=0,
+        last_error="",
     )
     transaction.on_commit(wake_relay)
     return count
