@@ -174,8 +174,9 @@ class TestDeliveryReceipts:
             "OUTBOX_MAX_DELIVERIES": 3,
         }
 
-    def _published_a_while_ago(self, minutes: int = 2) -> None:
-        OutboxMessage.objects.update(published_at=timezone.now() - timedelta(minutes=minutes))
+    def _published_a_while_ago(self, seconds: int = 120) -> None:
+        """Past OUTBOX_REDELIVER_AFTER_SECONDS (60 here) unless told otherwise."""
+        OutboxMessage.objects.update(published_at=timezone.now() - timedelta(seconds=seconds))
 
     def test_an_unconfirmed_event_is_published_again_and_a_confirmed_one_marked(
         self, private_redis: RedisServer
@@ -206,7 +207,7 @@ class TestDeliveryReceipts:
         make_todo(ALICE)
         Relay().drain()
         # 30 s without a receipt, and nothing waits in the queue: the broker lost it
-        OutboxMessage.objects.update(published_at=timezone.now() - timedelta(seconds=30))
+        self._published_a_while_ago(seconds=30)  # past OUTBOX_REDELIVER_LOST_AFTER_SECONDS
         redis.Redis.from_url(private_redis.url).delete("notification.events")
 
         assert Relay().redeliver_unconfirmed() == 1
@@ -220,7 +221,7 @@ class TestDeliveryReceipts:
         make_todo(ALICE)
         Relay().drain()
         # the consumer is slow or away: the message waits in the queue
-        OutboxMessage.objects.update(published_at=timezone.now() - timedelta(seconds=30))
+        self._published_a_while_ago(seconds=30)  # past OUTBOX_REDELIVER_LOST_AFTER_SECONDS
 
         assert Relay().redeliver_unconfirmed() == 0
         assert len(published_messages(private_redis.url)) == 1
@@ -234,7 +235,7 @@ class TestDeliveryReceipts:
         # a worker took it and is retrying (its mail server is down): no confirmation yet
         redis.Redis.from_url(private_redis.url).delete("notification.events")
         receipts.accept(str(row.event_id))
-        OutboxMessage.objects.update(published_at=timezone.now() - timedelta(seconds=30))
+        self._published_a_while_ago(seconds=30)  # past OUTBOX_REDELIVER_LOST_AFTER_SECONDS
 
         assert Relay().redeliver_unconfirmed() == 0
         row.refresh_from_db()
